@@ -1,0 +1,52 @@
+// The message and recipient records every layer agrees on. A Message is created by the HTTP
+// front; its body is immutable once spooled and is shared read-only with the shards.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "smtp/reply.h"
+
+namespace ringpost::queue {
+
+enum class RecipientState : uint8_t { queued = 0, deferred = 1, delivered = 2, bounced = 3, expired = 4 };
+
+constexpr std::string_view to_string(RecipientState s) {
+  switch (s) {
+    case RecipientState::queued: return "queued";
+    case RecipientState::deferred: return "deferred";
+    case RecipientState::delivered: return "delivered";
+    case RecipientState::bounced: return "bounced";
+    case RecipientState::expired: return "expired";
+  }
+  return "unknown";
+}
+
+// Final states never change again; everything else is still owed a delivery attempt.
+constexpr bool is_final(RecipientState s) {
+  return s == RecipientState::delivered || s == RecipientState::bounced || s == RecipientState::expired;
+}
+
+struct Recipient {
+  std::string address;            // as submitted, e.g. "Bob@Example.test"
+  RecipientState state = RecipientState::queued;
+  uint32_t attempts = 0;
+  smtp::Reply last_reply;
+  int64_t updated_at_ms = 0;      // unix epoch milliseconds
+};
+
+struct Message {
+  std::string id;
+  std::string from;               // envelope sender (MAIL FROM)
+  int64_t created_at_ms = 0;      // unix epoch milliseconds
+  std::vector<Recipient> recipients;
+  std::shared_ptr<const std::string> body;  // RFC 5322 bytes, CRLF line ends
+};
+
+// The part of an address after the last '@', lower-cased: the routing key.
+std::string domain_of(std::string_view address);
+
+}  // namespace ringpost::queue
