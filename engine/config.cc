@@ -1,0 +1,230 @@
+// TOML → Config. Every error names the source, line and dotted key (toml++ gives us positions),
+// and unknown keys are errors too: a typo in a throttle must not silently fall back to a default.
+#include "engine/config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <set>
+#include <thread>
+// Errors as values, not exceptions: the caller turns them into one message naming file, line, key.
+#define TOML_EXCEPTIONS 0
+#define TOML_HEADER_ONLY 1  // Debian's compiled toml++ is built with exceptions; this TU uses its own copy.
+#include <toml++/toml.h>
+
+#include "queue/duration.h"
+
+namespace ringpost::engine {
+namespace {
+
+class Reader {
+ public:
+  explicit Reader(std::string source) : source_(std::move(source)) {}
+
+  std::string where(const toml::node& node, std::string_view key) const {
+    return fmt::format("{}:{}: key '{}'", source_, node.source().begin.line, key);
+  }
+  std::string where_table(const toml::table& t, std::string_view key) const {
+    return fmt::format("{}:{}: key '{}'", source_, t.source().begin.line, key);
+  }
+
+  tl::expected<void, std::string> check_known(const toml::table& t, std::string_view prefix,
+                                              const std::set<std::string_view>& known) const {
+    for (auto&& [k, v] : t) {
+      if (!known.count(k.str()))
+        return tl::make_unexpected(fmt::format("{}: unknown key", where(v, join(prefix, k.str()))));
+    }
+    return {};
+  }
+
+  static std::string join(std::string_view prefix, std::string_view key) {
+    return prefix.empty() ? std::string(key) : fmt::format("{}.{}", prefix, key);
+  }
+
+  tl::expected<void, std::string> read_string(const toml::table& t, std::string_view prefix, std::string_view key,
+                                              std::string& out) const {
+    const toml::node* n = t.get(key);
+    if (!n) return {};
+    auto v = n->value<std::string>();
+    if (!v) return tl::make_unexpected(fmt::format("{}: expected a string", where(*n, join(prefix, key))));
+    out = *v;
+    return {};
+  }
+
+  template <typename Int>
+  tl::expected<void, std::string> read_uint(const toml::table& t, std::string_view prefix, std::string_view key,
+                                            Int& out, int64_t min, int64_t max) const {
+    const toml::node* n = t.get(key);
+    if (!n) return {};
+    auto v = n->value<int64_t>();
+    if (!v || *v < min || *v > max)
+      return tl::make_unexpected(
+          fmt::format("{}: expected an integer from {} to {}", where(*n, join(prefix, key)), min, max));
+    out = static_cast<Int>(*v);
+    return {};
+  }
+
+  tl::expected<void, std::string> read_duration(const toml::table& t, std::string_view prefix, std::string_view key,
+                                                std::chrono::milliseconds& out) const {
+    const toml::node* n = t.get(key);
+    if (!n) return {};
+    auto s = n->value<std::string>();
+    if (!s) return tl::make_unexpected(fmt::format("{}: expected a duration string like \"30s\"", where(*n, join(prefix, key))));
+    auto d = queue::parse_duration(*s);
+    if (!d) return tl::make_unexpected(fmt::format("{}: {}", where(*n, join(prefix, key)), d.error()));
+    out = *d;
+    return {};
+  }
+
+  tl::expected<void, std::string> read_policy(const toml::table& t, std::string_view prefix, DeliveryPolicy& p,
+                                              bool allow_route) const {
+    static const std::set<std::string_view> kKnown{"max_connections", "max_msgs_per_connection", "retry",
+                                                    "max_age",         "connect_timeout",         "command_timeout",
+                                                    "idle_timeout",    "route",                   "mx_port"};
+    if (auto r = check_known(t, prefix, kKnown); !r) return r;
+    if (auto r = read_uint(t, prefix, "max_connections", p.max_connections, 1, 10000); !r) return r;
+    if (auto r = read_uint(t, prefix, "max_msgs_per_connection", p.max_msgs_per_connection, 1, 1000000); !r) return r;
+    if (auto r = read_uint(t, prefix, "mx_port", p.mx_port, 1, 65535); !r) return r;
+    if (auto r = read_duration(t, prefix, "max_age", p.max_age); !r) return r;
+    if (auto r = read_duration(t, prefix, "connect_timeout", p.connect_timeout); !r) return r;
+    if (auto r = read_duration(t, prefix, "command_timeout", p.command_timeout); !r) return r;
+    if (auto r = read_duration(t, prefix, "idle_timeout", p.idle_timeout); !r) return r;
+    if (const toml::node* n = t.get("retry")) {
+      const toml::array* arr = n->as_array();
+      if (!arr || arr->empty())
+        return tl::make_unexpected(fmt::format("{}: expected a non-empty array of durations", where(*n, join(prefix, "retry"))));
+      p.retry.clear();
+      for (auto&& item : *arr) {
+        auto s = item.value<std::string>();
+        auto d = s ? queue::parse_duration(*s) : tl::make_unexpected(std::string("expected a duration string"));
+        if (!d) return tl::make_unexpected(fmt::format("{}: {}", where(item, join(prefix, "retry")), d.error()));
+        p.retry.push_back(*d);
+      }
+    }
+    if (const toml::node* n = t.get("route")) {
+      if (!allow_route)
+        return tl::make_unexpected(fmt::format("{}: route is only allowed in a [domains.\"...\"] section", where(*n, join(prefix, "route"))));
+      auto s = n->value<std::string>();
+      if (!s) return tl::make_unexpected(fmt::format("{}: expected \"host:port\"", where(*n, join(prefix, "route"))));
+      auto hp = parse_host_port(*s);
+      if (!hp) return tl::make_unexpected(fmt::format("{}: {}", where(*n, join(prefix, "route")), hp.error()));
+      p.route = *hp;
+    }
+    return {};
+  }
+
+ private:
+  std::string source_;
+};
+
+tl::expected<Config, std::string> build(const toml::table& root, const std::string& source) {
+  Reader rd(source);
+  Config cfg;
+  if (auto r = rd.check_known(root, "", {"server", "dns", "defaults", "domains"}); !r) return tl::make_unexpected(r.error());
+
+  if (const toml::table* s = root["server"].as_table()) {
+    if (auto r = rd.check_known(*s, "server", {"http_listen", "threads", "spool_dir", "hostname", "max_request_bytes"}); !r)
+      return tl::make_unexpected(r.error());
+    if (auto r = rd.read_string(*s, "server", "http_listen", cfg.http_listen); !r) return tl::make_unexpected(r.error());
+    if (auto hp = parse_host_port(cfg.http_listen); !hp)
+      return tl::make_unexpected(fmt::format("{}: {}", rd.where(*s->get("http_listen"), "server.http_listen"), hp.error()));
+    if (auto r = rd.read_uint(*s, "server", "threads", cfg.threads, 0, 1024); !r) return tl::make_unexpected(r.error());
+    if (auto r = rd.read_string(*s, "server", "spool_dir", cfg.spool_dir); !r) return tl::make_unexpected(r.error());
+    if (auto r = rd.read_string(*s, "server", "hostname", cfg.hostname); !r) return tl::make_unexpected(r.error());
+    if (auto r = rd.read_uint(*s, "server", "max_request_bytes", cfg.max_request_bytes, 1024, int64_t(1) << 32); !r)
+      return tl::make_unexpected(r.error());
+  }
+  if (const toml::table* d = root["dns"].as_table()) {
+    if (auto r = rd.check_known(*d, "dns", {"servers"}); !r) return tl::make_unexpected(r.error());
+    if (const toml::node* n = d->get("servers")) {
+      const toml::array* arr = n->as_array();
+      if (!arr) return tl::make_unexpected(fmt::format("{}: expected an array of \"host:port\"", rd.where(*n, "dns.servers")));
+      for (auto&& item : *arr) {
+        auto s = item.value<std::string>();
+        auto hp = s ? parse_host_port(*s) : tl::make_unexpected(std::string("expected a \"host:port\" string"));
+        if (!hp) return tl::make_unexpected(fmt::format("{}: {}", rd.where(item, "dns.servers"), hp.error()));
+        cfg.dns_servers.push_back(*hp);
+      }
+    }
+  }
+  if (const toml::table* d = root["defaults"].as_table()) {
+    if (auto r = rd.read_policy(*d, "defaults", cfg.defaults, false); !r) return tl::make_unexpected(r.error());
+  }
+  if (const toml::node* dn = root.get("domains")) {
+    const toml::table* domains = dn->as_table();
+    if (!domains) return tl::make_unexpected(fmt::format("{}: expected a table", rd.where(*dn, "domains")));
+    for (auto&& [name, node] : *domains) {
+      std::string key = fmt::format("domains.\"{}\"", name.str());
+      const toml::table* t = node.as_table();
+      if (!t) return tl::make_unexpected(fmt::format("{}: expected a table", rd.where(node, key)));
+      DeliveryPolicy p = cfg.defaults;  // a domain section only overrides what it names
+      if (auto r = rd.read_policy(*t, key, p, true); !r) return tl::make_unexpected(r.error());
+      std::string lower(name.str());
+      std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+      cfg.domains[lower] = std::move(p);
+    }
+  }
+  return cfg;
+}
+
+}  // namespace
+
+const DeliveryPolicy& Config::policy_for(const std::string& domain) const {
+  auto it = domains.find(domain);
+  return it == domains.end() ? defaults : it->second;
+}
+
+uint32_t Config::shard_count() const {
+  if (threads) return threads;
+  unsigned n = std::thread::hardware_concurrency();
+  return n ? n : 1;
+}
+
+tl::expected<HostPort, std::string> parse_host_port(std::string_view text) {
+  HostPort hp;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return tl::make_unexpected(fmt::format("'{}' is not \"[ipv6]:port\"", text));
+    hp.host = std::string(text.substr(1, close - 1));
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0)
+      return tl::make_unexpected(fmt::format("'{}' is not \"host:port\"", text));
+    hp.host = std::string(text.substr(0, colon));
+    port = text.substr(colon + 1);
+  }
+  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit))
+    return tl::make_unexpected(fmt::format("'{}' has no valid port", text));
+  unsigned long p = std::stoul(std::string(port));
+  if (p > 65535) return tl::make_unexpected(fmt::format("port {} in '{}' is out of range", p, text));
+  hp.port = static_cast<uint16_t>(p);
+  return hp;
+}
+
+tl::expected<Config, std::string> load_config_string(std::string_view text, const std::string& source_name) {
+  toml::parse_result result = toml::parse(text, source_name);
+  if (!result) {
+    const auto& err = result.error();
+    return tl::make_unexpected(
+        fmt::format("{}:{}:{}: {}", source_name, err.source().begin.line, err.source().begin.column, err.description()));
+  }
+  return build(result.table(), source_name);
+}
+
+tl::expected<Config, std::string> load_config_file(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return tl::make_unexpected(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  std::string text;
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  std::fclose(f);
+  return load_config_string(text, path);
+}
+
+}  // namespace ringpost::engine

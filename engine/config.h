@@ -1,0 +1,58 @@
+// ringpost's configuration: embedded defaults, overridden by a TOML file. Read once at start-up
+// on the main thread, then copied read-only into every shard. A bad file is reported with the
+// file name, line and key so an operator can fix it without guessing.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+namespace ringpost::engine {
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+
+struct DeliveryPolicy {
+  uint32_t max_connections = 20;
+  uint32_t max_msgs_per_connection = 100;
+  std::vector<std::chrono::milliseconds> retry{std::chrono::minutes(1),  std::chrono::minutes(5),
+                                               std::chrono::minutes(15), std::chrono::minutes(30),
+                                               std::chrono::hours(1),    std::chrono::hours(2),
+                                               std::chrono::hours(4)};
+  std::chrono::milliseconds max_age = std::chrono::hours(24 * 5);
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(30);
+  std::chrono::milliseconds command_timeout = std::chrono::minutes(5);  // RFC 5321 §4.5.3.2 upper bound
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(30);
+  std::optional<HostPort> route;  // static route; without it the domain is routed by MX lookup
+  uint16_t mx_port = 25;
+};
+
+struct Config {
+  std::string http_listen = "127.0.0.1:8025";
+  uint32_t threads = 0;  // 0 = one shard per core
+  std::string spool_dir = "./var/spool";
+  std::string hostname = "mta.example.test";
+  std::size_t max_request_bytes = 10 * 1024 * 1024;
+  std::vector<HostPort> dns_servers;  // empty = the system resolver (/etc/resolv.conf)
+  DeliveryPolicy defaults;
+  std::map<std::string, DeliveryPolicy> domains;  // key: lower-case domain
+
+  // The policy for a domain: its own section if it has one, else the defaults.
+  const DeliveryPolicy& policy_for(const std::string& domain) const;
+  uint32_t shard_count() const;
+};
+
+// Parses "host:port", "[v6]:port". Errors describe what is wrong with the text.
+tl::expected<HostPort, std::string> parse_host_port(std::string_view text);
+
+tl::expected<Config, std::string> load_config_file(const std::string& path);
+tl::expected<Config, std::string> load_config_string(std::string_view toml, const std::string& source_name);
+
+}  // namespace ringpost::engine

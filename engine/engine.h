@@ -1,0 +1,41 @@
+// Wires one ringpost node together: N shard threads, the HTTP front thread, and the mailboxes
+// between them. Start-up order matters: the spool is recovered and its unfinished recipients
+// queued before any thread runs, so nothing accepted before a crash can be overtaken or lost.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "engine/config.h"
+#include "engine/delivery_job.h"
+#include "engine/mailbox.h"
+
+namespace ringpost::engine {
+
+class Shard;
+class Front;
+
+class Engine {
+ public:
+  explicit Engine(Config cfg);
+  ~Engine();
+
+  tl::expected<void, std::string> start();
+  uint16_t http_port() const;
+  void stop();
+  const Config& config() const { return cfg_; }
+
+ private:
+  Config cfg_;
+  Mailbox<DeliveryEvent> events_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::unique_ptr<Front> front_;
+  std::thread front_thread_;
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace ringpost::engine

@@ -1,0 +1,185 @@
+// See front.h: the HTTP connection I/O. Requests on one connection are handled one at a time
+// (the parser pauses after each), so pipelined requests are answered in order even when the
+// first waits for a spool commit.
+#include "engine/front.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "engine/shard.h"
+
+namespace ringpost::engine {
+
+Front::Front(const Config& cfg, std::vector<Shard*> shards, Mailbox<DeliveryEvent>& events)
+    : cfg_(cfg), shards_(std::move(shards)), shard_touched_(shards_.size(), false), events_(events) {
+  accept_op_.self = this;
+}
+
+Front::~Front() {
+  conns_.clear();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+}
+
+tl::expected<void, std::string> Front::listen() {
+  auto hp = parse_host_port(cfg_.http_listen);
+  if (!hp) return tl::make_unexpected(fmt::format("server.http_listen: {}", hp.error()));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(hp->port);
+  if (inet_pton(AF_INET, hp->host.c_str(), &addr.sin_addr) != 1)
+    return tl::make_unexpected(fmt::format("server.http_listen: '{}' is not an IPv4 address", hp->host));
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 || ::listen(listen_fd_, 1024) < 0)
+    return tl::make_unexpected(fmt::format("cannot listen on {}: {}", cfg_.http_listen, std::strerror(errno)));
+  socklen_t len = sizeof addr;
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.sin_port);
+  return {};
+}
+
+void Front::run(const std::atomic<bool>& stop) {
+  ring_ = std::make_unique<Ring>();  // on this thread: SINGLE_ISSUER
+  auto spool = SpoolWriter::open(*ring_, cfg_.spool_dir);
+  if (!spool) {
+    spdlog::critical("{}", spool.error());
+    return;
+  }
+  spool_ = std::move(*spool);
+  events_.arm(*ring_);
+  arm_accept();
+  while (!stop.load(std::memory_order_relaxed)) {
+    ring_->run_once(50);
+    apply_events();
+    spool_->flush();
+    reap();
+  }
+  // Let an in-flight commit finish so its callbacks do not outlive the ring.
+  for (int i = 0; i < 100 && spool_->busy(); ++i) ring_->run_once(50);
+  apply_events();
+  conns_.clear();
+  spool_.reset();
+}
+
+void Front::arm_accept() {
+  io_uring_prep_multishot_accept(ring_->sqe(&accept_op_), listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+}
+
+void Front::on_accept(int res, uint32_t flags) {
+  // Multishot accept stops on errors (and when the kernel drops it): re-arm whenever the
+  // kernel says no more CQEs will come from this SQE.
+  if (!(flags & IORING_CQE_F_MORE)) arm_accept();
+  if (res < 0) {
+    if (res != -ECANCELED) spdlog::warn("accept: {}", std::strerror(-res));
+    return;
+  }
+  int one = 1;
+  ::setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  uint64_t id = next_conn_id_++;
+  auto conn = std::make_unique<Conn>(this, id, res, cfg_.max_request_bytes);
+  Conn& c = *conn;
+  conns_.emplace(id, std::move(conn));
+  io_uring_prep_recv(ring_->sqe(&c.recv_op), c.fd, c.buf, sizeof c.buf, 0);
+  ++c.pending_ops;
+}
+
+void Front::on_recv(Conn& c, int res) {
+  if (res <= 0 || c.closing) {
+    close(c);
+    return;
+  }
+  c.in.append(c.buf, static_cast<std::size_t>(res));
+  process(c);
+  if (!c.closing) {
+    io_uring_prep_recv(ring_->sqe(&c.recv_op), c.fd, c.buf, sizeof c.buf, 0);
+    ++c.pending_ops;
+  }
+}
+
+void Front::process(Conn& c) {
+  while (!c.busy && !c.close_after && !c.in.empty()) {
+    HttpRequestParser::Result r = c.parser.feed(c.in);
+    c.in.erase(0, r.consumed);
+    if (r.status == HttpRequestParser::Status::need_more) break;
+    if (r.status == HttpRequestParser::Status::error) {
+      std::string body = fmt::format(R"({{"error":{{"code":"{}","message":"{}"}}}})", r.error_code, r.error_message);
+      respond(c.id, r.http_status, body, true);
+      break;
+    }
+    HttpRequest req = c.parser.take();
+    if (!req.keep_alive) c.close_after = true;
+    handle(c, std::move(req));
+  }
+}
+
+void Front::flush(Conn& c) {
+  if (c.closing || c.send_in_flight) return;
+  if (c.sent == c.sending.size()) {
+    if (c.out.empty()) {
+      if (c.close_after && !c.busy) close(c);
+      return;
+    }
+    c.sending.swap(c.out);
+    c.out.clear();
+    c.sent = 0;
+  }
+  io_uring_prep_send(ring_->sqe(&c.send_op), c.fd, c.sending.data() + c.sent, c.sending.size() - c.sent,
+                     MSG_NOSIGNAL);
+  ++c.pending_ops;
+  c.send_in_flight = true;
+}
+
+void Front::on_send(Conn& c, int res) {
+  c.send_in_flight = false;
+  if (res < 0) {
+    close(c);
+    return;
+  }
+  c.sent += static_cast<std::size_t>(res);
+  flush(c);
+}
+
+void Front::close(Conn& c) {
+  if (!c.closing) {
+    c.closing = true;
+    ::shutdown(c.fd, SHUT_RDWR);  // completes the pending recv; the fd is closed when freed
+  }
+  needs_reap_ = true;
+}
+
+void Front::reap() {
+  if (!needs_reap_) return;
+  needs_reap_ = false;
+  for (auto it = conns_.begin(); it != conns_.end();) {
+    if (it->second->closing && it->second->pending_ops == 0) {
+      it = conns_.erase(it);
+    } else {
+      if (it->second->closing) needs_reap_ = true;
+      ++it;
+    }
+  }
+}
+
+void Front::respond(uint64_t conn_id, int status, const std::string& body, bool close_after) {
+  auto it = conns_.find(conn_id);
+  if (it == conns_.end()) return;  // the client left; what it submitted is still accepted
+  Conn& c = *it->second;
+  if (close_after) c.close_after = true;
+  c.out += fmt::format("HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}\r\n", status,
+                       http_status_str(static_cast<http_status>(status)), body.size(),
+                       c.close_after ? "Connection: close\r\n" : "");
+  c.out += body;
+  flush(c);
+}
+
+}  // namespace ringpost::engine

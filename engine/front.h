@@ -1,0 +1,120 @@
+// The HTTP front: one thread with its own io_uring ring serving the JSON API over HTTP/1.1
+// keep-alive (multishot accept, one recv per connection, no thread per connection). It owns the
+// spool writer and the status store; it hands durable jobs to the shards' mailboxes and takes
+// their recipient events back through its own. Nothing here is touched by another thread except
+// the events mailbox and the shards' relaxed counters.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <unistd.h>
+
+#include <tl/expected.hpp>
+
+#include "engine/config.h"
+#include "engine/delivery_job.h"
+#include "engine/http_request_parser.h"
+#include "engine/mailbox.h"
+#include "engine/ring.h"
+#include "engine/spool_writer.h"
+#include "engine/status_store.h"
+
+namespace ringpost::api {
+struct SubmitMessage;
+}
+
+namespace ringpost::engine {
+
+class Shard;
+
+class Front {
+ public:
+  Front(const Config& cfg, std::vector<Shard*> shards, Mailbox<DeliveryEvent>& events);
+  ~Front();
+
+  // Binds the listening socket (so the port is known, and a busy port fails start-up).
+  tl::expected<void, std::string> listen();
+  uint16_t port() const { return port_; }
+  // Reads the spool and queues every unfinished recipient; before any thread starts.
+  tl::expected<std::size_t, std::string> recover();
+  void run(const std::atomic<bool>& stop);
+
+ private:
+  struct Conn;
+  struct AcceptOp : Completion {
+    Front* self;
+    void on_complete(int res, uint32_t flags) override { self->on_accept(res, flags); }
+  };
+
+  void arm_accept();
+  void on_accept(int res, uint32_t flags);
+  void on_recv(Conn& c, int res);
+  void on_send(Conn& c, int res);
+  void process(Conn& c);
+  void flush(Conn& c);
+  void close(Conn& c);
+  void reap();
+
+  // front_api.cc: the routes.
+  void handle(Conn& c, HttpRequest req);
+  void respond(uint64_t conn_id, int status, const std::string& body, bool close_after = false);
+  void accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool batch);
+  void dispatch(const std::shared_ptr<const SpooledMessage>& msg, const std::vector<queue::Recipient>& states);
+  void apply_events();
+  std::string stats_json() const;
+
+  const Config& cfg_;
+  std::vector<Shard*> shards_;
+  std::vector<bool> shard_touched_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::unique_ptr<Ring> ring_;
+  std::unique_ptr<SpoolWriter> spool_;
+  Mailbox<DeliveryEvent>& events_;
+  std::vector<DeliveryEvent> event_batch_;
+  StatusStore status_;
+  AcceptOp accept_op_;
+  uint64_t next_conn_id_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
+  bool needs_reap_ = false;
+};
+
+// One HTTP client connection. Freed only once no SQE names it (pending_ops == 0).
+struct Front::Conn {
+  struct Op : Completion {
+    Conn* conn;
+    bool is_send;
+    Op(Conn* c, bool s) : conn(c), is_send(s) {}
+    void on_complete(int res, uint32_t) override {
+      --conn->pending_ops;
+      if (is_send) conn->front->on_send(*conn, res);
+      else conn->front->on_recv(*conn, res);
+    }
+  };
+  Conn(Front* f, uint64_t i, int socket, std::size_t max_body) : front(f), id(i), fd(socket), parser(max_body) {}
+  ~Conn() { ::close(fd); }
+
+  Front* front;
+  uint64_t id;
+  int fd;
+  HttpRequestParser parser;
+  std::string in;
+  std::string out;      // responses not yet handed to the kernel
+  std::string sending;  // the buffer the kernel is reading now
+  std::size_t sent = 0;
+  bool busy = false;          // a request is waiting (spool commit); later ones wait behind it
+  bool close_after = false;   // close once everything queued is sent
+  bool closing = false;
+  bool send_in_flight = false;
+  int pending_ops = 0;
+  char buf[16384];
+  Op recv_op{this, false};
+  Op send_op{this, true};
+};
+
+}  // namespace ringpost::engine

@@ -1,0 +1,205 @@
+// The HTTP API routes (docs/api.md). Validation and rendering are pure functions in engine/api;
+// this file only decides the status codes and ties acceptance to the spool: a 202 is written
+// only from the spool's durability callback, never before.
+#include <strings.h>
+
+#include <cstring>
+#include <map>
+
+#include <spdlog/spdlog.h>
+
+#include <fmt/format.h>
+
+#include "engine/api/api_error.h"
+#include "engine/api/json_escape.h"
+#include "engine/api/message_renderer.h"
+#include "engine/api/submit_request.h"
+#include "engine/clock.h"
+#include "engine/front.h"
+#include "engine/shard.h"
+#include "queue/spool_record.h"
+#include "queue/spool_recovery.h"
+
+namespace ringpost::engine {
+namespace {
+
+std::string error_json(std::string_view code, std::string_view message) {
+  return api::to_json(api::ApiError{0, std::string(code), std::string(message), {}});
+}
+
+bool is_json_content_type(const std::string& ct) {
+  return strncasecmp(ct.c_str(), "application/json", 16) == 0 && (ct.size() == 16 || ct[16] == ';' || ct[16] == ' ');
+}
+
+}  // namespace
+
+void Front::handle(Conn& c, HttpRequest req) {
+  std::string path = req.target.substr(0, req.target.find('?'));
+  const std::string& m = req.method;
+  auto method_not_allowed = [&](std::string_view allowed) {
+    respond(c.id, 405, error_json("method_not_allowed", fmt::format("{} {} is not supported; use {}", m, path, allowed)));
+  };
+  auto require_json = [&]() {
+    if (is_json_content_type(req.content_type)) return true;
+    respond(c.id, 415,
+            error_json("unsupported_media_type",
+                       fmt::format("Content-Type must be application/json, not '{}'", req.content_type)));
+    return false;
+  };
+
+  if (path == "/healthz") {
+    if (m != "GET") return method_not_allowed("GET");
+    return respond(c.id, 200, R"({"status":"ok"})");
+  }
+  if (path == "/v1/stats") {
+    if (m != "GET") return method_not_allowed("GET");
+    return respond(c.id, 200, stats_json());
+  }
+  if (path == "/v1/messages") {
+    if (m != "POST") return method_not_allowed("POST");
+    if (!require_json()) return;
+    auto parsed = api::parse_submit(req.body);
+    if (!parsed) return respond(c.id, parsed.error().http_status, api::to_json(parsed.error()));
+    std::vector<api::SubmitMessage> one;
+    one.push_back(std::move(*parsed));
+    return accept_messages(c, std::move(one), false);
+  }
+  if (path == "/v1/messages/batch") {
+    if (m != "POST") return method_not_allowed("POST");
+    if (!require_json()) return;
+    auto parsed = api::parse_batch(req.body);
+    if (!parsed) return respond(c.id, parsed.error().error.http_status, api::to_json(parsed.error()));
+    return accept_messages(c, std::move(*parsed), true);
+  }
+  if (path.rfind("/v1/messages/", 0) == 0) {
+    if (m != "GET") return method_not_allowed("GET");
+    std::string id = path.substr(std::strlen("/v1/messages/"));
+    const queue::Message* msg = status_.find(id);
+    if (!msg) return respond(c.id, 404, error_json("not_found", fmt::format("no message with id '{}'", id)));
+    return respond(c.id, 200, message_status_json(*msg));
+  }
+  respond(c.id, 404, error_json("not_found", fmt::format("no route for {}", path)));
+}
+
+void Front::accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool batch) {
+  int64_t now = now_ms();
+  std::vector<std::shared_ptr<const SpooledMessage>> spooled;
+  spooled.reserve(msgs.size());
+  for (const api::SubmitMessage& m : msgs) {
+    auto s = std::make_shared<SpooledMessage>();
+    s->id = api::new_message_id();
+    s->from = m.from;
+    s->created_at_ms = now;
+    s->recipients = m.envelope_recipients();
+    s->body = std::make_shared<const std::string>(api::render_message(m, s->id, cfg_.hostname, now / 1000));
+    if (queue::accept_payload_size({s->id, s->from, now, s->recipients, *s->body}) > queue::kMaxRecordPayload)
+      return respond(c.id, 413, error_json("message_too_large", "a rendered message exceeds the spool's record limit"));
+    spooled.push_back(std::move(s));
+  }
+  // Checked above, before any record of the batch entered the buffer: a batch is all or nothing.
+  for (const auto& s : spooled)
+    [[maybe_unused]] bool ok = queue::append_accept(spool_->buffer(), {s->id, s->from, now, s->recipients, *s->body});
+  c.busy = true;
+  uint64_t conn_id = c.id;
+  spool_->when_durable([this, spooled = std::move(spooled), conn_id, batch](bool ok) {
+    auto it = conns_.find(conn_id);
+    if (it != conns_.end()) it->second->busy = false;
+    if (!ok) {
+      respond(conn_id, 503, error_json("spool_unavailable", "the message could not be written to disk; nothing was accepted; retry later"));
+    } else {
+      std::string body = batch ? "{\"ids\":[" : "";
+      for (std::size_t i = 0; i < spooled.size(); ++i) {
+        const auto& s = spooled[i];
+        queue::Message m{s->id, s->from, s->created_at_ms, {}, nullptr};
+        for (const std::string& r : s->recipients) m.recipients.push_back(queue::Recipient{r, queue::RecipientState::queued, 0, {}, s->created_at_ms});
+        dispatch(s, m.recipients);
+        status_.add(std::move(m));
+        if (batch) {
+          if (i) body += ',';
+          api::append_json_string(body, s->id);
+        }
+      }
+      if (batch) {
+        body += "]}";
+      } else {
+        body = "{\"id\":";
+        api::append_json_string(body, spooled[0]->id);
+        body += fmt::format(",\"recipients\":{}}}", spooled[0]->recipients.size());
+      }
+      respond(conn_id, 202, body);
+    }
+    if (it != conns_.end()) process(*it->second);  // requests pipelined behind this one
+  });
+}
+
+void Front::dispatch(const std::shared_ptr<const SpooledMessage>& msg, const std::vector<queue::Recipient>& states) {
+  // One job per destination domain: the domain decides the shard, and a shard sends one
+  // transaction per message and domain.
+  std::map<std::string, std::vector<RecipientRef>> by_domain;
+  for (uint32_t i = 0; i < states.size(); ++i) {
+    if (queue::is_final(states[i].state)) continue;
+    by_domain[queue::domain_of(msg->recipients[i])].push_back(RecipientRef{i, states[i].attempts});
+  }
+  for (auto& [domain, refs] : by_domain) {
+    uint32_t s = shard_for_domain(domain, static_cast<uint32_t>(shards_.size()));
+    shards_[s]->inbox().push(DeliveryJob{msg, domain, std::move(refs)});
+    shard_touched_[s] = true;
+  }
+  for (std::size_t s = 0; s < shards_.size(); ++s) {
+    if (!shard_touched_[s]) continue;
+    shard_touched_[s] = false;
+    shards_[s]->inbox().notify();
+  }
+}
+
+void Front::apply_events() {
+  event_batch_.clear();
+  while (events_.drain(event_batch_)) {
+    for (const DeliveryEvent& e : event_batch_) {
+      status_.apply(e.msg->id, e.recipient, e.state, e.attempts, e.reply, e.at_ms);
+      // An outcome record is small (the reply text is bounded by the SMTP reply parser), so
+      // the size refusal cannot happen here; losing one would only mean a redelivery.
+      if (spool_)
+        [[maybe_unused]] bool ok = queue::append_outcome(
+            spool_->buffer(), queue::OutcomeRecord{e.msg->id, e.recipient, e.state, e.attempts, e.at_ms, e.reply});
+    }
+    event_batch_.clear();
+  }
+}
+
+tl::expected<std::size_t, std::string> Front::recover() {
+  auto recovered = queue::recover_spool(cfg_.spool_dir);
+  if (!recovered) return tl::make_unexpected(recovered.error());
+  std::size_t pending = 0;
+  for (queue::Message& m : recovered->messages) {
+    auto s = std::make_shared<SpooledMessage>();
+    s->id = m.id;
+    s->from = m.from;
+    s->created_at_ms = m.created_at_ms;
+    for (const queue::Recipient& r : m.recipients) {
+      s->recipients.push_back(r.address);
+      if (!queue::is_final(r.state)) ++pending;
+    }
+    s->body = m.body;
+    dispatch(s, m.recipients);
+    status_.add(std::move(m));
+  }
+  for (const std::string& w : recovered->report.warnings) spdlog::warn("spool recovery: {}", w);
+  return pending;
+}
+
+std::string Front::stats_json() const {
+  uint64_t opened = 0, transactions = 0, queued = 0;
+  for (Shard* s : shards_) {
+    opened += s->counters().connections_opened.load(std::memory_order_relaxed);
+    transactions += s->counters().transactions.load(std::memory_order_relaxed);
+    queued += s->counters().queued.load(std::memory_order_relaxed);
+  }
+  using S = queue::RecipientState;
+  return fmt::format(
+      R"({{"messages":{},"recipients":{{"queued":{},"deferred":{},"delivered":{},"bounced":{},"expired":{}}},"connections_opened":{},"transactions":{},"shards":{}}})",
+      status_.messages(), status_.count(S::queued), status_.count(S::deferred), status_.count(S::delivered),
+      status_.count(S::bounced), status_.count(S::expired), opened, transactions, shards_.size());
+}
+
+}  // namespace ringpost::engine

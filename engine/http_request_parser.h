@@ -1,0 +1,63 @@
+// HTTP/1.1 request framing over nodejs/http-parser, sans-IO: fed bytes, yields one request at a
+// time. The parser pauses after each request so the front answers pipelined requests in order.
+// Owned by one HTTP connection on the front thread.
+#pragma once
+
+#include <http_parser.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace ringpost::engine {
+
+struct HttpRequest {
+  std::string method;
+  std::string target;
+  std::string content_type;
+  std::string body;
+  bool keep_alive = true;
+};
+
+class HttpRequestParser {
+ public:
+  enum class Status { need_more, request, error };
+  struct Result {
+    Status status = Status::need_more;
+    std::size_t consumed = 0;
+    int http_status = 0;      // for errors: 400 or 413
+    std::string error_code;   // machine code for the JSON error body
+    std::string error_message;
+  };
+
+  explicit HttpRequestParser(std::size_t max_body);
+  HttpRequestParser(const HttpRequestParser&) = delete;
+  HttpRequestParser& operator=(const HttpRequestParser&) = delete;
+
+  // Parses from the start of `in` until one request is complete, more bytes are needed, or the
+  // input is invalid. After Status::request, take() the request; the next feed() continues
+  // with the bytes after `consumed`. After an error the parser stays failed (the connection is
+  // answered and closed).
+  Result feed(std::string_view in);
+  HttpRequest take();
+
+ private:
+  static int on_url(http_parser* p, const char* at, std::size_t len);
+  static int on_header_field(http_parser* p, const char* at, std::size_t len);
+  static int on_header_value(http_parser* p, const char* at, std::size_t len);
+  static int on_headers_complete(http_parser* p);
+  static int on_body(http_parser* p, const char* at, std::size_t len);
+  static int on_message_complete(http_parser* p);
+
+  http_parser parser_{};
+  http_parser_settings settings_{};
+  std::size_t max_body_;
+  HttpRequest current_;
+  std::string header_field_;
+  bool in_value_ = false;
+  bool complete_ = false;
+  bool too_large_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace ringpost::engine

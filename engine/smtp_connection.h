@@ -1,0 +1,113 @@
+// Drives one sans-IO smtp::ClientSession over an io_uring TCP socket. Owned by one shard and only
+// touched on its thread. Invariant: the object outlives every SQE it queued (pending_ops_ counts
+// them), so the shard frees it only when closed() and idle().
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "engine/delivery_job.h"
+#include "engine/ring.h"
+#include "smtp/client_session.h"
+
+namespace ringpost::engine {
+
+struct Endpoint {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  std::string label;  // "127.0.0.1:2526", for replies and logs
+};
+
+// One message's recipients for one destination, as the shard queues and retries them.
+struct Delivery {
+  std::shared_ptr<const SpooledMessage> msg;
+  std::vector<RecipientRef> recipients;
+};
+
+class Destination;
+
+class SmtpConnection {
+ public:
+  struct Timeouts {
+    int64_t connect_ms;
+    int64_t command_ms;
+    int64_t idle_ms;
+  };
+  SmtpConnection(Ring& ring, Destination& dest, Endpoint endpoint, smtp::SessionConfig cfg, Timeouts t);
+  ~SmtpConnection();
+
+  void start(int64_t now);
+  bool ready() const { return connected_ && !closing_ && !current_ && session_.ready(); }
+  void send(Delivery d, int64_t now);
+  void quit(int64_t now);
+  // Nothing to send right now: stop the reply deadline and start the idle clock.
+  void mark_idle(int64_t now) {
+    deadline_ms_ = 0;
+    idle_since_ms_ = now;
+  }
+  // Called by the shard's timer tick: enforces the connect/command deadline and the idle timeout.
+  void tick(int64_t now);
+  // Closing: shut the socket down; the pending recv then completes and the fd is closed.
+  void close();
+
+  bool closed() const { return closing_; }
+  bool idle() const { return pending_ops_ == 0; }
+  bool ever_ready() const { return ever_ready_; }
+  uint32_t transactions() const { return transactions_; }
+  Destination& destination() { return dest_; }
+  const Endpoint& endpoint() const { return endpoint_; }
+  smtp::ClientSession& session() { return session_; }
+  // The in-flight delivery, handed back with the session's results.
+  std::optional<Delivery> take_current() { return std::exchange(current_, std::nullopt); }
+  // Why the connection failed before it could carry mail (connect error, bad greeting).
+  const smtp::Reply& failure() const { return failure_; }
+
+ private:
+  struct Op : Completion {
+    SmtpConnection* self;
+    void (SmtpConnection::*handler)(int);
+    Op(SmtpConnection* s, void (SmtpConnection::*h)(int)) : self(s), handler(h) {}
+    void on_complete(int res, uint32_t) override {
+      --self->pending_ops_;
+      (self->*handler)(res);
+    }
+  };
+
+  void on_connected(int res);
+  void on_received(int res);
+  void on_sent(int res);
+  void arm_recv();
+  void flush();
+  void after_io();
+
+  Ring& ring_;
+  Destination& dest_;
+  Endpoint endpoint_;
+  smtp::ClientSession session_;
+  Timeouts timeouts_;
+  int fd_ = -1;
+  int pending_ops_ = 0;
+  bool connected_ = false;
+  bool ever_ready_ = false;
+  bool closing_ = false;
+  bool send_in_flight_ = false;
+  int64_t deadline_ms_ = 0;  // 0 = not waiting for the server
+  int64_t idle_since_ms_ = 0;
+  int64_t now_ms_ = 0;
+  uint32_t transactions_ = 0;
+  std::optional<Delivery> current_;
+  smtp::Reply failure_;
+  std::string send_buf_;
+  std::size_t send_off_ = 0;
+  char recv_buf_[16384];
+  Op connect_op_{this, &SmtpConnection::on_connected};
+  Op recv_op_{this, &SmtpConnection::on_received};
+  Op send_op_{this, &SmtpConnection::on_sent};
+};
+
+}  // namespace ringpost::engine

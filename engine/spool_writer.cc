@@ -1,0 +1,97 @@
+// See spool_writer.h. The write and the fdatasync are linked SQEs (IOSQE_IO_LINK): the kernel
+// starts the sync only after the write succeeded in full, and cancels it otherwise, which is how
+// a short or failed write (ENOSPC) is noticed without a second round trip.
+#include "engine/spool_writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "engine/clock.h"
+#include "queue/spool_recovery.h"
+
+namespace ringpost::engine {
+
+tl::expected<std::unique_ptr<SpoolWriter>, std::string> SpoolWriter::open(Ring& ring, const std::string& dir) {
+  static uint32_t sequence = 0;
+  std::string path = dir + "/" + queue::spool_file_name(now_ms(), sequence++);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd < 0) return tl::make_unexpected(fmt::format("{}: cannot create spool file: {}", path, std::strerror(errno)));
+  // The new file's directory entry must be durable too, or a crash could lose the whole file.
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return std::unique_ptr<SpoolWriter>(new SpoolWriter(ring, fd, std::move(path)));
+}
+
+SpoolWriter::SpoolWriter(Ring& ring, int fd, std::string path) : ring_(ring), fd_(fd), path_(std::move(path)) {}
+
+SpoolWriter::~SpoolWriter() {
+  // Outcome records still buffered are not owed durability, but writing them saves redelivery.
+  if (!in_flight_ && !pending_.empty()) [[maybe_unused]] auto n = ::pwrite(fd_, pending_.data(), pending_.size(), offset_);
+  ::close(fd_);
+}
+
+void SpoolWriter::flush() {
+  if (in_flight_ || pending_.empty()) return;
+  writing_.swap(pending_);
+  pending_.clear();
+  writing_waiters_.swap(pending_waiters_);
+  pending_waiters_.clear();
+  in_flight_ = true;
+  // Outcome-only batches skip the sync: losing one only means a duplicate delivery after a
+  // crash, and syncing them would cost a disk flush per delivery batch.
+  with_sync_ = !writing_waiters_.empty();
+  io_uring_sqe* w = ring_.sqe(&write_op_);
+  io_uring_prep_write(w, fd_, writing_.data(), writing_.size(), offset_);
+  if (with_sync_) {
+    w->flags |= IOSQE_IO_LINK;
+    io_uring_prep_fsync(ring_.sqe(&sync_op_), fd_, IORING_FSYNC_DATASYNC);
+  }
+}
+
+void SpoolWriter::on_complete(bool is_sync, int res) {
+  if (!is_sync) {
+    write_res_ = res;
+    if (!with_sync_) finish(res == static_cast<int>(writing_.size()));
+    return;
+  }
+  if (res == 0) return finish(true);
+  if (res == -ECANCELED && write_res_ >= 0) {
+    // Short write: finish the rest synchronously; this path is rare enough not to matter.
+    std::size_t done = static_cast<std::size_t>(write_res_);
+    while (done < writing_.size()) {
+      ssize_t n = ::pwrite(fd_, writing_.data() + done, writing_.size() - done, offset_ + done);
+      if (n <= 0) return finish(false);
+      done += static_cast<std::size_t>(n);
+    }
+    return finish(::fdatasync(fd_) == 0);
+  }
+  finish(false);
+}
+
+void SpoolWriter::finish(bool ok) {
+  if (ok) {
+    offset_ += writing_.size();
+  } else {
+    // Cut off whatever part of the batch reached the file, so the next batch starts on a
+    // record boundary and recovery never sees a torn record in the middle of the log.
+    spdlog::error("spool write to {} failed; {} waiting requests get 503", path_, writing_waiters_.size());
+    [[maybe_unused]] int rc = ::ftruncate(fd_, static_cast<off_t>(offset_));
+  }
+  in_flight_ = false;
+  writing_.clear();
+  std::vector<Durable> waiters;
+  waiters.swap(writing_waiters_);
+  for (Durable& cb : waiters) cb(ok);
+}
+
+}  // namespace ringpost::engine

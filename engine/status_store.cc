@@ -1,0 +1,75 @@
+// See status_store.h.
+#include "engine/status_store.h"
+
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "engine/api/json_escape.h"
+
+namespace ringpost::engine {
+
+void StatusStore::add(queue::Message m) {
+  m.body.reset();
+  for (const queue::Recipient& r : m.recipients) ++counts_[static_cast<std::size_t>(r.state)];
+  std::string id = m.id;
+  messages_.insert_or_assign(std::move(id), std::move(m));
+}
+
+bool StatusStore::apply(const std::string& id, uint32_t recipient, queue::RecipientState state, uint32_t attempts,
+                        const smtp::Reply& reply, int64_t at_ms) {
+  auto it = messages_.find(id);
+  if (it == messages_.end() || recipient >= it->second.recipients.size()) return false;
+  queue::Recipient& r = it->second.recipients[recipient];
+  if (queue::is_final(r.state) && !queue::is_final(state)) return true;
+  --counts_[static_cast<std::size_t>(r.state)];
+  ++counts_[static_cast<std::size_t>(state)];
+  r.state = state;
+  r.attempts = attempts;
+  r.last_reply = reply;
+  r.updated_at_ms = at_ms;
+  return true;
+}
+
+const queue::Message* StatusStore::find(const std::string& id) const {
+  auto it = messages_.find(id);
+  return it == messages_.end() ? nullptr : &it->second;
+}
+
+std::string rfc3339_ms(int64_t unix_ms) {
+  std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, unix_ms % 1000);
+}
+
+std::string message_status_json(const queue::Message& m) {
+  std::string out = "{\"id\":";
+  api::append_json_string(out, m.id);
+  out += ",\"from\":";
+  api::append_json_string(out, m.from);
+  out += ",\"created_at\":\"" + rfc3339_ms(m.created_at_ms) + "\",\"recipients\":[";
+  bool first = true;
+  for (const queue::Recipient& r : m.recipients) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"address\":";
+    api::append_json_string(out, r.address);
+    out += fmt::format(",\"state\":\"{}\",\"attempts\":{},\"last_reply\":", queue::to_string(r.state), r.attempts);
+    if (r.last_reply.code == 0) {
+      out += "null";
+    } else {
+      out += fmt::format("{{\"code\":{},\"enhanced\":", r.last_reply.code);
+      api::append_json_string(out, r.last_reply.enhanced);
+      out += ",\"text\":";
+      api::append_json_string(out, r.last_reply.text);
+      out += '}';
+    }
+    out += ",\"updated_at\":\"" + rfc3339_ms(r.updated_at_ms ? r.updated_at_ms : m.created_at_ms) + "\"}";
+  }
+  out += "]}";
+  return out;
+}
+
+}  // namespace ringpost::engine

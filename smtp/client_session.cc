@@ -1,0 +1,473 @@
+// See client_session.h. Flow per RFC 5321 §3.3 (mail transaction) and RFC 2920 (pipelining);
+// failure scope as in Postfix smtp_trouble: a RCPT reply decides one recipient, MAIL/DATA/end of
+// data decide the whole envelope, a 421 or a lost connection decides everything in flight.
+#include "smtp/client_session.h"
+
+#include <cassert>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "smtp/command_writer.h"
+#include "smtp/dot_stuffer.h"
+
+namespace ringpost::smtp {
+namespace {
+
+// A failed reply decides by class: 5xx is permanent; 4xx, and anything nonsensical for the
+// command (a 3xx to RCPT, a 250 to DATA), is worth another try later rather than a bounce.
+Outcome failure_outcome(const Reply& r) { return r.is_permanent() ? Outcome::bounced : Outcome::deferred; }
+
+bool is_2xx(const Reply& r) { return r.code >= 200 && r.code < 300; }
+
+}  // namespace
+
+std::string_view to_string(Outcome o) {
+  switch (o) {
+    case Outcome::delivered: return "delivered";
+    case Outcome::deferred: return "deferred";
+    case Outcome::bounced: return "bounced";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(SessionState s) {
+  switch (s) {
+    case SessionState::greeting: return "greeting";
+    case SessionState::ehlo: return "ehlo";
+    case SessionState::helo: return "helo";
+    case SessionState::ready: return "ready";
+    case SessionState::in_transaction: return "in_transaction";
+    case SessionState::resetting: return "resetting";
+    case SessionState::quitting: return "quitting";
+    case SessionState::closed: return "closed";
+    case SessionState::failed: return "failed";
+  }
+  return "unknown";
+}
+
+// Also used in synthetic replies ("timeout waiting for RCPT reply"), hence the command names.
+std::string_view to_string(Phase p) {
+  switch (p) {
+    case Phase::none: return "none";
+    case Phase::greeting: return "greeting";
+    case Phase::ehlo: return "EHLO";
+    case Phase::helo: return "HELO";
+    case Phase::mail: return "MAIL";
+    case Phase::rcpt: return "RCPT";
+    case Phase::data: return "DATA";
+    case Phase::data_end: return "end of data";
+    case Phase::rset: return "RSET";
+    case Phase::quit: return "QUIT";
+  }
+  return "unknown";
+}
+
+ClientSession::ClientSession(SessionConfig cfg) : cfg_(std::move(cfg)) {
+  if (!is_safe_ehlo_name(cfg_.ehlo_name)) {
+    // A configuration error, not the peer's fault; refuse before writing anything.
+    fail(Reply{451, "4.3.5", fmt::format("invalid EHLO name '{}' in configuration", cfg_.ehlo_name)}, false);
+    return;
+  }
+  expect_.push_back({Phase::greeting, 0});
+}
+
+// ---- driver-facing --------------------------------------------------------------------------
+
+void ClientSession::on_bytes(std::string_view in) {
+  while (!in.empty() && state_ != SessionState::closed && state_ != SessionState::failed) {
+    const ReplyParser::Result r = parser_.parse(in, reply_);
+    if (r.status == ReplyParser::Status::error) {
+      // We can no longer tell which reply belongs to which command: nothing in flight can be
+      // trusted to have succeeded, so defer it and drop the connection.
+      fail(Reply{451, "4.5.0", "protocol error: " + r.error}, false);
+      return;
+    }
+    in.remove_prefix(r.consumed);
+    if (r.status == ReplyParser::Status::need_more) return;
+    handle_reply(reply_);
+  }
+}
+
+void ClientSession::on_closed() {
+  connection_lost("connection lost");
+}
+
+void ClientSession::on_timeout() {
+  connection_lost("timeout");
+}
+
+bool ClientSession::ready() const {
+  return state_ == SessionState::ready && !quit_requested_;
+}
+
+void ClientSession::submit(Envelope env) {
+  const std::size_t n = env.recipients.size();
+  if (!ready()) {
+    // Precondition violated by the driver. Deferring is the safe answer: nothing is written and
+    // a transaction already in flight is left untouched.
+    TransactionResult res{env.tag, {}};
+    res.recipients.assign(n, RecipientResult{Outcome::deferred, Reply{451, "4.3.0", "SMTP session not ready for a new transaction"}});
+    results_.push_back(std::move(res));
+    return;
+  }
+  tx_ = Transaction{};
+  tx_.results.assign(n, RecipientResult{Outcome::deferred, Reply{}});
+  tx_.states.assign(n, RcptState::pending);
+  tx_.env = std::move(env);
+  in_tx_ = true;
+
+  if (!is_safe_path(tx_.env.from)) {
+    // RFC 3463 X.1.7: bad sender's mailbox address syntax. Never written to the wire.
+    settle_in_flight(Outcome::bounced, Reply{501, "5.1.7", "sender address contains characters not allowed in an SMTP path"});
+    finish_transaction(false, false);
+    return;
+  }
+  bool any = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string& rcpt = tx_.env.recipients[i];
+    if (rcpt.empty() || !is_safe_path(rcpt)) {
+      // RFC 3463 X.1.3: bad destination mailbox address syntax.
+      settle(i, Outcome::bounced, Reply{501, "5.1.3", "recipient address contains characters not allowed in an SMTP path"});
+    } else {
+      any = true;
+    }
+  }
+  if (!any) {
+    finish_transaction(false, false);
+    return;
+  }
+
+  state_ = SessionState::in_transaction;
+  send(Phase::mail);
+  if (caps_.pipelining) {
+    // RFC 2920 §3.1: MAIL, RCPT and DATA may all go in one write; only DATA's 354 must be
+    // awaited before the content. The driver keeps a receive armed while writing, so a long
+    // RCPT list cannot deadlock on full socket buffers.
+    for (std::size_t i = 0; i < n; ++i) {
+      if (tx_.states[i] == RcptState::pending) send(Phase::rcpt, static_cast<uint32_t>(i));
+    }
+    send(Phase::data);
+  }
+}
+
+void ClientSession::quit() {
+  switch (state_) {
+    case SessionState::ready:
+      state_ = SessionState::quitting;
+      send(Phase::quit);
+      return;
+    case SessionState::in_transaction:
+    case SessionState::resetting:
+      quit_requested_ = true;  // sent by begin_session_ready() once the transaction is over
+      return;
+    case SessionState::greeting:
+    case SessionState::ehlo:
+    case SessionState::helo:
+      // Nothing has been entrusted to this connection yet; no need to finish the handshake.
+      expect_.clear();
+      out_.clear();
+      out_pos_ = 0;
+      state_ = SessionState::closed;
+      wants_close_ = true;
+      return;
+    case SessionState::quitting:
+    case SessionState::closed:
+    case SessionState::failed:
+      return;
+  }
+}
+
+std::string_view ClientSession::pending_output() const {
+  return std::string_view(out_).substr(out_pos_);
+}
+
+void ClientSession::consume_output(std::size_t n) {
+  assert(n <= out_.size() - out_pos_);
+  out_pos_ += std::min(n, out_.size() - out_pos_);
+  if (out_pos_ == out_.size()) {
+    out_.clear();  // keeps capacity for the next transaction
+    out_pos_ = 0;
+  } else if (out_pos_ >= 64 * 1024 && out_pos_ * 2 >= out_.size()) {
+    // A large body drained slowly: don't keep the written half around.
+    out_.erase(0, out_pos_);
+    out_pos_ = 0;
+  }
+}
+
+std::vector<TransactionResult> ClientSession::take_results() {
+  return std::exchange(results_, {});
+}
+
+Phase ClientSession::awaiting() const {
+  return expect_.empty() ? Phase::none : expect_.front().phase;
+}
+
+// ---- replies --------------------------------------------------------------------------------
+
+void ClientSession::handle_reply(const Reply& r) {
+  if (expect_.empty()) {
+    // RFC 5321 §4.2.2: 421 may come unprompted when the server shuts down.
+    if (r.code == 421) {
+      fail(r, false);
+    } else {
+      fail(Reply{451, "4.5.0", fmt::format("protocol error: unexpected reply {} {}", r.code, r.text)}, false);
+    }
+    return;
+  }
+  const Pending p = expect_.front();
+  expect_.pop_front();
+  if (p.phase == Phase::quit) {
+    // Whatever QUIT gets (221, or a 421), the session is over and nothing was in flight.
+    expect_.clear();
+    state_ = SessionState::closed;
+    wants_close_ = true;
+    return;
+  }
+  if (r.code == 421) {
+    // RFC 5321 §3.8: the server is closing the channel. It did not take responsibility for
+    // anything it has not already answered, so everything in flight is retried later.
+    fail(r, false);
+    return;
+  }
+  switch (p.phase) {
+    case Phase::greeting: on_greeting(r); break;
+    case Phase::ehlo: on_ehlo(r); break;
+    case Phase::helo: on_helo(r); break;
+    case Phase::mail: on_mail(r); break;
+    case Phase::rcpt: on_rcpt(p.rcpt, r); break;
+    case Phase::data: on_data(r); break;
+    case Phase::data_end: on_data_end(r); break;
+    case Phase::rset: on_rset(r); break;
+    case Phase::none:
+    case Phase::quit: break;  // none is never queued; quit is handled above
+  }
+}
+
+void ClientSession::on_greeting(const Reply& r) {
+  if (!is_2xx(r)) {
+    // RFC 5321 §3.1: after a 554 greeting the server waits for QUIT; send it as a courtesy.
+    fail(r, true);
+    return;
+  }
+  state_ = SessionState::ehlo;
+  send(Phase::ehlo);
+}
+
+void ClientSession::on_ehlo(const Reply& r) {
+  if (is_2xx(r)) {
+    caps_ = parse_capabilities(r);
+    // STARTTLS (RFC 3207) will branch here: send it, hand the channel to TLS, EHLO again.
+    begin_session_ready();
+  } else if (r.is_permanent()) {
+    // RFC 5321 §4.1.4 / §3.2: a server that does not know EHLO answers 5xx; fall back to HELO.
+    state_ = SessionState::helo;
+    send(Phase::helo);
+  } else {
+    fail(r, true);
+  }
+}
+
+void ClientSession::on_helo(const Reply& r) {
+  if (!is_2xx(r)) {
+    fail(r, true);
+    return;
+  }
+  caps_ = Capabilities{};  // HELO means no extensions at all
+  begin_session_ready();
+}
+
+void ClientSession::on_mail(const Reply& r) {
+  if (is_2xx(r)) {
+    if (!caps_.pipelining) send_next_rcpt_or_data();
+    return;
+  }
+  // The sender was refused: the whole envelope shares MAIL's fate.
+  settle_in_flight(failure_outcome(r), r);
+  tx_.aborting = true;
+  // With pipelining, RCPT and DATA replies are still owed and get drained; RSET follows them.
+  if (!caps_.pipelining) finish_transaction(true, true);
+}
+
+void ClientSession::on_rcpt(uint32_t index, const Reply& r) {
+  // After a failed MAIL the recipient was settled already; its (likely 503) reply means nothing.
+  if (tx_.states[index] == RcptState::pending) {
+    if (is_2xx(r)) {
+      tx_.states[index] = RcptState::accepted;
+      ++tx_.accepted;
+    } else {
+      settle(index, failure_outcome(r), r);
+    }
+  }
+  if (!caps_.pipelining) send_next_rcpt_or_data();
+}
+
+void ClientSession::on_data(const Reply& r) {
+  if (tx_.accepted == 0) {
+    // Only reachable with pipelining: DATA went out before we knew every RCPT failed.
+    tx_.aborting = true;
+    if (r.code == 354) {
+      // The server is now reading content. An immediate "." ends it with an empty message,
+      // which it should refuse for lack of recipients; whatever it says, RSET follows.
+      send(Phase::data_end);
+    } else {
+      finish_transaction(true, true);
+    }
+    return;
+  }
+  if (r.code == 354) {
+    send(Phase::data_end);
+    return;
+  }
+  settle_in_flight(failure_outcome(r), r);
+  finish_transaction(true, true);
+}
+
+void ClientSession::on_data_end(const Reply& r) {
+  if (tx_.aborting) {
+    finish_transaction(true, true);  // the empty abort message: reply is meaningless
+    return;
+  }
+  // RFC 5321 §4.1.1.4: one reply for the whole message and every accepted recipient.
+  if (is_2xx(r)) {
+    settle_in_flight(Outcome::delivered, r);
+  } else {
+    settle_in_flight(failure_outcome(r), r);
+  }
+  // The end of data ends the transaction whatever the reply, so no RSET is needed.
+  finish_transaction(true, false);
+}
+
+void ClientSession::on_rset(const Reply& r) {
+  if (!is_2xx(r)) {
+    // The server would not clear its transaction state; reusing the connection is unsafe.
+    fail(r, true);
+    return;
+  }
+  begin_session_ready();
+}
+
+// ---- steps ----------------------------------------------------------------------------------
+
+void ClientSession::send(Phase phase, uint32_t rcpt) {
+  switch (phase) {
+    case Phase::ehlo: write_ehlo(out_, cfg_.ehlo_name); break;
+    case Phase::helo: write_helo(out_, cfg_.ehlo_name); break;
+    case Phase::mail: write_mail_from(out_, tx_.env.from, mail_parameters()); break;
+    case Phase::rcpt: write_rcpt_to(out_, tx_.env.recipients[rcpt]); break;
+    case Phase::data: write_data(out_); break;
+    case Phase::data_end:
+      // Later, CHUNKING (RFC 3030) replaces this with BDAT framing and no stuffing.
+      if (tx_.aborting || !tx_.env.body) {
+        dot_stuff_append({}, out_);
+      } else {
+        dot_stuff_append(*tx_.env.body, out_);
+      }
+      break;
+    case Phase::rset: write_rset(out_); break;
+    case Phase::quit: write_quit(out_); break;
+    case Phase::none:
+    case Phase::greeting: return;  // nothing to write; never sent
+  }
+  expect_.push_back({phase, rcpt});
+}
+
+void ClientSession::send_next_rcpt_or_data() {
+  // Without pipelining: one command per reply (RFC 5321 §3.3).
+  while (tx_.next_rcpt < tx_.states.size()) {
+    const std::size_t i = tx_.next_rcpt++;
+    if (tx_.states[i] == RcptState::pending) {
+      send(Phase::rcpt, static_cast<uint32_t>(i));
+      return;
+    }
+  }
+  if (tx_.accepted > 0) {
+    send(Phase::data);
+  } else {
+    tx_.aborting = true;
+    finish_transaction(true, true);
+  }
+}
+
+std::string ClientSession::mail_parameters() const {
+  // The single place MAIL parameters are built. Later: SIZE=<n> (RFC 1870) when
+  // caps_.size, BODY=8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531), DSN's RET/ENVID (RFC 3461).
+  return {};
+}
+
+void ClientSession::begin_session_ready() {
+  state_ = SessionState::ready;
+  if (quit_requested_) {
+    quit_requested_ = false;
+    state_ = SessionState::quitting;
+    send(Phase::quit);
+  }
+}
+
+void ClientSession::settle(std::size_t index, Outcome o, const Reply& r) {
+  if (tx_.states[index] == RcptState::accepted) --tx_.accepted;
+  tx_.states[index] = RcptState::settled;
+  tx_.results[index] = RecipientResult{o, r};
+}
+
+void ClientSession::settle_in_flight(Outcome o, const Reply& r) {
+  if (!in_tx_) return;
+  for (std::size_t i = 0; i < tx_.states.size(); ++i) {
+    if (tx_.states[i] != RcptState::settled) settle(i, o, r);
+  }
+}
+
+// on_wire: the transaction reached its end through server replies (counted for reuse limits).
+// needs_rset: the server may still hold transaction state (MAIL accepted, DATA refused, ...).
+void ClientSession::finish_transaction(bool on_wire, bool needs_rset) {
+  results_.push_back(TransactionResult{tx_.env.tag, std::move(tx_.results)});
+  tx_ = Transaction{};
+  in_tx_ = false;
+  if (on_wire) ++transactions_completed_;
+  if (state_ != SessionState::in_transaction) return;  // rejected locally: still ready
+  if (needs_rset) {
+    // RFC 5321 §4.1.1.5: clears the server's sender, recipients and buffers before the next
+    // MAIL. Sent even after a refused MAIL, where it is harmless, to keep one rule.
+    state_ = SessionState::resetting;
+    send(Phase::rset);
+  } else {
+    begin_session_ready();
+  }
+}
+
+// Ends the session. Anything in flight is deferred with `why`; it is also the failure_reply.
+void ClientSession::fail(const Reply& why, bool say_quit) {
+  if (in_tx_) {
+    settle_in_flight(Outcome::deferred, why);
+    results_.push_back(TransactionResult{tx_.env.tag, std::move(tx_.results)});
+    tx_ = Transaction{};
+    in_tx_ = false;
+  }
+  expect_.clear();
+  out_.clear();
+  out_pos_ = 0;
+  if (say_quit) write_quit(out_);  // no reply awaited: wants_close tells the driver to close
+  state_ = SessionState::failed;
+  failure_reply_ = why;
+  wants_close_ = true;
+  quit_requested_ = false;
+}
+
+void ClientSession::connection_lost(std::string_view what) {
+  if (state_ == SessionState::closed || state_ == SessionState::failed) return;
+  if (state_ == SessionState::quitting || (state_ == SessionState::ready && expect_.empty())) {
+    // Nothing was entrusted to the server: a clean end, not a failure.
+    expect_.clear();
+    out_.clear();
+    out_pos_ = 0;
+    state_ = SessionState::closed;
+    wants_close_ = true;
+    return;
+  }
+  // Whatever the server did with in-flight mail is unknown; RFC 5321 §6.1 lets us deliver
+  // twice rather than lose mail, so the recipients are deferred, never assumed delivered.
+  // RFC 3463 X.4.2: bad connection.
+  fail(Reply{451, "4.4.2", fmt::format("{} waiting for {} reply", what, to_string(awaiting()))}, false);
+}
+
+}  // namespace ringpost::smtp

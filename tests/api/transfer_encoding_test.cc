@@ -1,0 +1,98 @@
+#include "engine/api/transfer_encoding.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "tests/api/mail_test_util.h"
+
+namespace ringpost::api {
+namespace {
+
+using testing::qp_decode;
+using testing::split_crlf_lines;
+
+// Invariants of any QP output, RFC 2045 §6.7.
+void expect_well_formed_qp(const std::string& qp) {
+  EXPECT_FALSE(testing::has_bare_cr_or_lf(qp));
+  for (const std::string& line : split_crlf_lines(qp)) {
+    EXPECT_LE(line.size(), 76u) << line;
+    if (!line.empty()) {
+      EXPECT_FALSE(line.back() == ' ' || line.back() == '\t') << "trailing whitespace: " << line;
+    }
+    for (const char c : line) {
+      const auto u = static_cast<unsigned char>(c);
+      EXPECT_TRUE((u >= 33 && u <= 126) || u == ' ' || u == '\t') << "octet " << int(u);
+    }
+  }
+}
+
+TEST(SevenBit, AcceptsShortAsciiCrlfText) {
+  EXPECT_TRUE(is_7bit(""));
+  EXPECT_TRUE(is_7bit("Hello\r\nworld\r\n"));
+  EXPECT_TRUE(is_7bit(std::string(998, 'x') + "\r\n" + std::string(998, 'y')));
+}
+
+TEST(SevenBit, RefusesWhatNeedsEncoding) {
+  EXPECT_FALSE(is_7bit("caf\xc3\xa9"));
+  EXPECT_FALSE(is_7bit(std::string(999, 'x')));
+  EXPECT_FALSE(is_7bit("bare\nlf"));
+  EXPECT_FALSE(is_7bit("bare\rcr"));
+  EXPECT_FALSE(is_7bit(std::string("nul\0", 4)));
+}
+
+TEST(QuotedPrintable, EncodesEqualsAndNonAscii) {
+  EXPECT_EQ(quoted_printable_encode("a=b"), "a=3Db");
+  EXPECT_EQ(quoted_printable_encode("caf\xc3\xa9"), "caf=C3=A9");
+  EXPECT_EQ(quoted_printable_encode("plain text\r\nline two"), "plain text\r\nline two");
+}
+
+TEST(QuotedPrintable, EncodesWhitespaceOnlyAtLineEnds) {
+  EXPECT_EQ(quoted_printable_encode("a b \r\nc\t"), "a b=20\r\nc=09");
+}
+
+TEST(QuotedPrintable, EncodesLoneLineBreakOctets) {
+  EXPECT_EQ(quoted_printable_encode("a\nb\rc"), "a=0Ab=0Dc");
+}
+
+TEST(QuotedPrintable, LongLineGetsSoftBreaksAndDecodesBack) {
+  std::string line;
+  for (int i = 0; line.size() < 2000; ++i) line += (i % 10 == 9) ? ' ' : static_cast<char>('a' + i % 26);
+  line.resize(2000);
+  const std::string qp = quoted_printable_encode(line);
+  expect_well_formed_qp(qp);
+  EXPECT_GE(split_crlf_lines(qp).size(), 2000u / 76);
+  EXPECT_EQ(qp_decode(qp), line);
+}
+
+TEST(QuotedPrintable, EscapesAreNeverSplitAcrossSoftBreaks) {
+  // Every octet needs three columns, so each line ends exactly where a split would be tempting.
+  const std::string text(500, '\xff');
+  const std::string qp = quoted_printable_encode(text);
+  expect_well_formed_qp(qp);
+  EXPECT_EQ(qp_decode(qp), text);
+}
+
+TEST(QuotedPrintable, RandomOctetsRoundTrip) {
+  std::mt19937 rng(42);
+  for (int round = 0; round < 300; ++round) {
+    std::string text;
+    const int n = static_cast<int>(rng() % 400);
+    for (int i = 0; i < n; ++i) {
+      const unsigned pick = rng() % 10;
+      if (pick == 0) {
+        text += "\r\n";
+      } else if (pick == 1) {
+        text += ' ';
+      } else {
+        text += static_cast<char>(rng() % 256);
+      }
+    }
+    const std::string qp = quoted_printable_encode(text);
+    expect_well_formed_qp(qp);
+    ASSERT_EQ(qp_decode(qp), text);
+  }
+}
+
+}  // namespace
+}  // namespace ringpost::api

@@ -1,0 +1,153 @@
+// Per-recipient outcomes against a scripted SMTP server: a 451 defers and is retried on the
+// schedule, a 550 bounces at once and is never retried.
+#include <algorithm>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "tests/integration/free_port.h"
+#include "tests/integration/ringpost_api.h"
+#include "tests/integration/ringpost_server.h"
+#include "tests/integration/scripted_smtp.h"
+#include "tests/integration/server_test.h"
+#include "tests/integration/wait.h"
+
+namespace ringpost::it {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Retry : public ServerTest {};
+class Bounce : public ServerTest {};
+
+TEST_F(Retry, TempFailThenDelivered) {
+  auto ports = pick_free_ports(2);
+  ASSERT_TRUE(ports);
+  auto smtp = ScriptedSmtp::start(dir_ / "scripted", (*ports)[1], {"tempfail-first", "1"});
+  ASSERT_TRUE(smtp) << smtp.error();
+  ServerConfig cfg;
+  cfg.http_port = (*ports)[0];
+  // A 2 s retry leaves a comfortable window to observe "deferred" by polling.
+  cfg.retry = {"2s"};
+  cfg.domains = {{"retry.test", fmt::format("127.0.0.1:{}", smtp->port())}};
+  auto server = RingpostServer::start(dir_.path(), cfg);
+  ASSERT_TRUE(server) << server.error();
+  RingpostApi api(server->port());
+
+  const std::vector<std::string> rcpts = {"a@retry.test", "b@retry.test"};
+  auto id = api.submit({"sender@example.test", rcpts, "retry me", "hello"});
+  ASSERT_TRUE(id) << id.error();
+
+  // Phase 1: each recipient is seen deferred with the 451 before anything is delivered.
+  std::vector<bool> saw_deferred(rcpts.size(), false);
+  std::vector<RecipientStatus> first_deferred(rcpts.size());
+  std::string history, last;
+  bool early_final = false;
+  bool deferred = wait_until(20s, 25ms, [&] {
+    auto st = api.status(*id);
+    if (!st) {
+      last = st.error();
+      return false;
+    }
+    if (auto s = summarize(*st); s != last) history += "\n  " + (last = s);
+    if (st->recipients.size() != rcpts.size()) return false;
+    for (std::size_t i = 0; i < rcpts.size(); ++i) {
+      const auto& r = st->recipients[i];
+      if (r.state == "deferred" && r.last_reply && r.last_reply->code == 451 && !saw_deferred[i]) {
+        saw_deferred[i] = true;
+        first_deferred[i] = r;
+      }
+      if (r.state != "queued" && r.state != "deferred" && !saw_deferred[i]) early_final = true;
+    }
+    return early_final || std::all_of(saw_deferred.begin(), saw_deferred.end(), [](bool b) { return b; });
+  });
+  ASSERT_TRUE(deferred && !early_final) << "never saw every recipient deferred/451 first; states seen:" << history;
+  for (const auto& r : first_deferred) {
+    EXPECT_EQ(r.attempts, 1) << r.address << " when first deferred";
+    EXPECT_EQ(r.last_reply->enhanced, "4.7.1") << r.address << " when first deferred";
+  }
+
+  // Phase 2: the retry succeeds.
+  MessageStatus final_status;
+  bool delivered = wait_until(30s, 100ms, [&] {
+    auto st = api.status(*id);
+    if (!st) return false;
+    if (auto s = summarize(*st); s != last) history += "\n  " + (last = s);
+    final_status = *st;
+    return std::all_of(st->recipients.begin(), st->recipients.end(),
+                       [](const RecipientStatus& r) { return r.state != "queued" && r.state != "deferred"; });
+  });
+  ASSERT_TRUE(delivered) << "not final 30 s after the deferral; states seen:" << history;
+  for (const auto& r : final_status.recipients) {
+    EXPECT_EQ(r.state, "delivered") << summarize(final_status);
+    EXPECT_EQ(r.attempts, 2) << summarize(final_status);
+    ASSERT_TRUE(r.last_reply) << summarize(final_status);
+    EXPECT_EQ(r.last_reply->code, 250) << summarize(final_status);
+  }
+
+  // Far side: two RCPT attempts per recipient, and one accepted copy for each.
+  auto log = smtp->log();
+  ASSERT_TRUE(log) << log.error();
+  for (const auto& r : rcpts) {
+    EXPECT_EQ(log->rcpt_attempts(r), 2) << r;
+    int copies = 0;
+    for (const auto& m : log->messages) copies += std::count(m.rcpt_tos.begin(), m.rcpt_tos.end(), r);
+    EXPECT_EQ(copies, 1) << r;
+  }
+  for (const auto& m : log->messages) {
+    EXPECT_EQ(m.mail_from, "sender@example.test");
+    EXPECT_EQ(m.subject, "retry me");
+  }
+}
+
+TEST_F(Bounce, PermanentFailureBounces) {
+  auto ports = pick_free_ports(2);
+  ASSERT_TRUE(ports);
+  auto smtp = ScriptedSmtp::start(dir_ / "scripted", (*ports)[1], {"reject"});
+  ASSERT_TRUE(smtp) << smtp.error();
+  ServerConfig cfg;
+  cfg.http_port = (*ports)[0];
+  cfg.retry = {"1s"};  // a wrongful retry would show well within the 3 s we watch
+  cfg.domains = {{"bounce.test", fmt::format("127.0.0.1:{}", smtp->port())}};
+  auto server = RingpostServer::start(dir_.path(), cfg);
+  ASSERT_TRUE(server) << server.error();
+  RingpostApi api(server->port());
+
+  auto id = api.submit({"sender@example.test", {"nobody@bounce.test"}, "bounce me", "hello"});
+  ASSERT_TRUE(id) << id.error();
+
+  MessageStatus st;
+  std::string history, last;
+  bool final = wait_until(20s, 50ms, [&] {
+    auto s = api.status(*id);
+    if (!s) return false;
+    if (auto line = summarize(*s); line != last) history += "\n  " + (last = line);
+    st = *s;
+    return s->recipients.size() == 1 && s->recipients[0].state != "queued" && s->recipients[0].state != "deferred";
+  });
+  ASSERT_TRUE(final) << "not final within 20 s; states seen:" << history;
+  const auto& r = st.recipients[0];
+  EXPECT_EQ(r.state, "bounced") << history;
+  EXPECT_EQ(r.attempts, 1) << history;
+  ASSERT_TRUE(r.last_reply) << history;
+  EXPECT_EQ(r.last_reply->code, 550);
+  EXPECT_EQ(r.last_reply->enhanced, "5.1.1");
+
+  std::this_thread::sleep_for(3s);
+  auto later = api.status(*id);
+  ASSERT_TRUE(later) << later.error();
+  ASSERT_EQ(later->recipients.size(), 1u);
+  EXPECT_EQ(later->recipients[0].state, "bounced") << summarize(*later);
+  EXPECT_EQ(later->recipients[0].attempts, 1) << summarize(*later);
+  auto log = smtp->log();
+  ASSERT_TRUE(log) << log.error();
+  EXPECT_EQ(log->rcpt_attempts("nobody@bounce.test"), 1) << "RCPT attempts seen by the scripted server";
+  EXPECT_TRUE(log->messages.empty());
+  auto stats = api.stats();
+  ASSERT_TRUE(stats) << stats.error();
+  EXPECT_EQ(stats->bounced, 1);
+}
+
+}  // namespace
+}  // namespace ringpost::it

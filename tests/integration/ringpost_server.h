@@ -1,0 +1,66 @@
+// Runs `ringpost serve --config FILE` for a test: renders the TOML config, starts the
+// process, waits for "listening on 127.0.0.1:<port>", and can SIGTERM / SIGKILL / restart
+// it over the same config and spool. Owned by one test thread; reaped by the destructor.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "tests/integration/process.h"
+
+namespace ringpost::it {
+
+struct DomainRoute {
+  std::string domain;  // e.g. "sink.test"
+  std::string route;   // "127.0.0.1:2526"
+};
+
+struct ServerConfig {
+  uint16_t http_port = 0;
+  int threads = 2;
+  std::filesystem::path spool_dir;
+  std::string hostname = "mta.example.test";
+  int max_connections = 20;
+  int max_msgs_per_connection = 100;
+  std::vector<std::string> retry = {"1s"};
+  std::string max_age = "5d";
+  std::string connect_timeout = "2s";
+  std::vector<DomainRoute> domains;
+};
+
+std::string render_toml(const ServerConfig& cfg);
+
+class RingpostServer {
+ public:
+  // Writes <dir>/ringpost.toml and starts the server with output in <dir>/ringpost-N.log.
+  static tl::expected<RingpostServer, std::string> start(const std::filesystem::path& dir, ServerConfig cfg);
+
+  uint16_t port() const { return cfg_.http_port; }
+  const ServerConfig& config() const { return cfg_; }
+  // The running (or last) process; absent only after a failed restart.
+  Process& process() { return *process_; }
+
+  // SIGKILL: nothing is flushed, nothing is said goodbye to.
+  void kill9() { process_->kill9(); }
+  // SIGTERM; true if the server exited by itself within `grace`.
+  bool stop(std::chrono::milliseconds grace = std::chrono::seconds(10)) { return process_->terminate(grace); }
+  // Starts a new process over the same config file and spool.
+  tl::expected<void, std::string> restart();
+
+ private:
+  RingpostServer(std::filesystem::path dir, ServerConfig cfg) : dir_(std::move(dir)), cfg_(std::move(cfg)) {}
+  tl::expected<void, std::string> launch();
+
+  std::filesystem::path dir_;
+  ServerConfig cfg_;
+  int launches_ = 0;
+  std::optional<Process> process_;
+};
+
+}  // namespace ringpost::it
