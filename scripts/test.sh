@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The README's second command: install, build, and run every test (ctest over GoogleTest).
+# Integration tests start their own real servers (Postfix smtp-sink, aiosmtpd, ...) on loopback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build.sh
+cd build
+ctest --output-on-failure -j "$(nproc)" "$@"
