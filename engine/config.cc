@@ -187,7 +187,7 @@ tl::expected<HostPort, std::string> parse_host_port(std::string_view text) {
   std::string_view port;
   if (!text.empty() && text.front() == '[') {
     auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+    if (close == std::string_view::npos || close == 1 || close + 1 >= text.size() || text[close + 1] != ':')
       return tl::make_unexpected(fmt::format("'{}' is not \"[ipv6]:port\"", text));
     hp.host = std::string(text.substr(1, close - 1));
     port = text.substr(close + 2);

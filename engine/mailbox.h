@@ -62,7 +62,7 @@ class Mailbox : private Completion {
   void on_complete(int res, uint32_t) override {
     // Clear before draining: a producer that pushes after this point will write the eventfd
     // again, so no item can be left behind without a wakeup.
-    wake_pending_.store(false, std::memory_order_release);
+    wake_pending_.exchange(false, std::memory_order_acq_rel);
     rearm();
   }
 

@@ -17,7 +17,7 @@ constexpr int kTickMs = 50;
 
 uint32_t shard_for_domain(const std::string& domain, uint32_t shard_count) {
   // FNV-1a: stable across runs and builds, unlike std::hash, so a restart maps the same way.
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = 14695981039346656037ull;
   for (unsigned char c : domain) {
     h ^= c;
     h *= 1099511628211ull;

@@ -41,7 +41,7 @@ SpoolWriter::~SpoolWriter() {
 }
 
 void SpoolWriter::flush() {
-  if (in_flight_ || pending_.empty()) return;
+  if (in_flight_ || (pending_.empty() && pending_waiters_.empty())) return;
   writing_.swap(pending_);
   pending_.clear();
   writing_waiters_.swap(pending_waiters_);
@@ -50,12 +50,15 @@ void SpoolWriter::flush() {
   // Outcome-only batches skip the sync: losing one only means a duplicate delivery after a
   // crash, and syncing them would cost a disk flush per delivery batch.
   with_sync_ = !writing_waiters_.empty();
-  io_uring_sqe* w = ring_.sqe(&write_op_);
-  io_uring_prep_write(w, fd_, writing_.data(), writing_.size(), offset_);
-  if (with_sync_) {
-    w->flags |= IOSQE_IO_LINK;
-    io_uring_prep_fsync(ring_.sqe(&sync_op_), fd_, IORING_FSYNC_DATASYNC);
+  write_res_ = 0;
+  // Waiters with no bytes of their own (their records went out in an earlier, unsynced
+  // batch) need only the sync.
+  if (!writing_.empty()) {
+    io_uring_sqe* w = ring_.sqe(&write_op_);
+    io_uring_prep_write(w, fd_, writing_.data(), writing_.size(), offset_);
+    if (with_sync_) w->flags |= IOSQE_IO_LINK;
   }
+  if (with_sync_) io_uring_prep_fsync(ring_.sqe(&sync_op_), fd_, IORING_FSYNC_DATASYNC);
 }
 
 void SpoolWriter::on_complete(bool is_sync, int res) {

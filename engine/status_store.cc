@@ -11,6 +11,8 @@ namespace ringpost::engine {
 
 void StatusStore::add(queue::Message m) {
   m.body.reset();
+  if (auto old = messages_.find(m.id); old != messages_.end())
+    for (const queue::Recipient& r : old->second.recipients) --counts_[static_cast<std::size_t>(r.state)];
   for (const queue::Recipient& r : m.recipients) ++counts_[static_cast<std::size_t>(r.state)];
   std::string id = m.id;
   messages_.insert_or_assign(std::move(id), std::move(m));
