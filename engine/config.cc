@@ -80,16 +80,41 @@ class Reader {
 
   tl::expected<void, std::string> read_policy(const toml::table& t, std::string_view prefix, DeliveryPolicy& p,
                                               bool allow_route) const {
-    static const std::set<std::string_view> kKnown{"max_connections", "max_msgs_per_connection", "retry",
-                                                    "max_age",         "connect_timeout",         "command_timeout",
-                                                    "idle_timeout",    "route",                   "mx_port"};
+    static const std::set<std::string_view> kKnown{
+        "max_connections", "max_msgs_per_connection", "retry",        "max_age",          "idle_timeout",
+        "route",           "mx_port",                 "tls",          "tls_ca_file",      "chunking",
+        "connect_timeout", "greeting_timeout",        "command_timeout", "mail_timeout",  "rcpt_timeout",
+        "data_timeout",    "data_block_timeout",      "data_end_timeout"};
     if (auto r = check_known(t, prefix, kKnown); !r) return r;
     if (auto r = read_uint(t, prefix, "max_connections", p.max_connections, 1, 10000); !r) return r;
     if (auto r = read_uint(t, prefix, "max_msgs_per_connection", p.max_msgs_per_connection, 1, 1000000); !r) return r;
     if (auto r = read_uint(t, prefix, "mx_port", p.mx_port, 1, 65535); !r) return r;
     if (auto r = read_duration(t, prefix, "max_age", p.max_age); !r) return r;
-    if (auto r = read_duration(t, prefix, "connect_timeout", p.connect_timeout); !r) return r;
-    if (auto r = read_duration(t, prefix, "command_timeout", p.command_timeout); !r) return r;
+    const std::pair<const char*, std::chrono::milliseconds*> timeouts[] = {
+        {"connect_timeout", &p.timeouts.connect}, {"greeting_timeout", &p.timeouts.greeting},
+        {"command_timeout", &p.timeouts.command}, {"mail_timeout", &p.timeouts.mail},
+        {"rcpt_timeout", &p.timeouts.rcpt},       {"data_timeout", &p.timeouts.data},
+        {"data_block_timeout", &p.timeouts.data_block}, {"data_end_timeout", &p.timeouts.data_end}};
+    for (auto [key, field] : timeouts)
+      if (auto r = read_duration(t, prefix, key, *field); !r) return r;
+    if (auto r = read_string(t, prefix, "tls_ca_file", p.tls_ca_file); !r) return r;
+    if (const toml::node* n = t.get("chunking")) {
+      auto v = n->value<bool>();
+      if (!v) return tl::make_unexpected(fmt::format("{}: expected true or false", where(*n, join(prefix, "chunking"))));
+      p.chunking = *v;
+    }
+    if (const toml::node* n = t.get("tls")) {
+      static const std::pair<std::string_view, TlsPolicy> kModes[] = {{"off", TlsPolicy::off},
+                                                                       {"opportunistic", TlsPolicy::opportunistic},
+                                                                       {"required", TlsPolicy::required},
+                                                                       {"verify", TlsPolicy::verify}};
+      auto v = n->value<std::string>();
+      auto it = std::find_if(std::begin(kModes), std::end(kModes), [&](auto& m) { return v && m.first == *v; });
+      if (it == std::end(kModes))
+        return tl::make_unexpected(fmt::format("{}: expected \"off\", \"opportunistic\", \"required\" or \"verify\"",
+                                               where(*n, join(prefix, "tls"))));
+      p.tls = it->second;
+    }
     if (auto r = read_duration(t, prefix, "idle_timeout", p.idle_timeout); !r) return r;
     if (const toml::node* n = t.get("retry")) {
       const toml::array* arr = n->as_array();

@@ -19,6 +19,22 @@ struct HostPort {
   uint16_t port = 0;
 };
 
+// How a destination's connections use STARTTLS. verify = required + certificate chain and host
+// name checked against the system CAs or tls_ca_file.
+enum class TlsPolicy : uint8_t { off, opportunistic, required, verify };
+
+// RFC 5321 §4.5.3.2 timeouts, per phase of the SMTP dialogue.
+struct SmtpTimeouts {
+  std::chrono::milliseconds connect = std::chrono::seconds(30);
+  std::chrono::milliseconds greeting = std::chrono::minutes(5);
+  std::chrono::milliseconds command = std::chrono::minutes(5);  // EHLO, STARTTLS, RSET, QUIT, TLS handshake
+  std::chrono::milliseconds mail = std::chrono::minutes(5);
+  std::chrono::milliseconds rcpt = std::chrono::minutes(5);
+  std::chrono::milliseconds data = std::chrono::minutes(2);        // DATA → 354 ("DATA initiation")
+  std::chrono::milliseconds data_block = std::chrono::minutes(3);  // each write of the body
+  std::chrono::milliseconds data_end = std::chrono::minutes(10);   // final "." or BDAT LAST → reply
+};
+
 struct DeliveryPolicy {
   uint32_t max_connections = 20;
   uint32_t max_msgs_per_connection = 100;
@@ -27,9 +43,11 @@ struct DeliveryPolicy {
                                                std::chrono::hours(1),    std::chrono::hours(2),
                                                std::chrono::hours(4)};
   std::chrono::milliseconds max_age = std::chrono::hours(24 * 5);
-  std::chrono::milliseconds connect_timeout = std::chrono::seconds(30);
-  std::chrono::milliseconds command_timeout = std::chrono::minutes(5);  // RFC 5321 §4.5.3.2 upper bound
+  SmtpTimeouts timeouts;
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(30);
+  TlsPolicy tls = TlsPolicy::opportunistic;
+  std::string tls_ca_file;  // empty = the system's default CA paths
+  bool chunking = true;     // use BDAT when the server offers CHUNKING
   std::optional<HostPort> route;  // static route; without it the domain is routed by MX lookup
   uint16_t mx_port = 25;
 };

@@ -100,7 +100,7 @@ void Destination::pump(int64_t now) {
 
 void Destination::open_connection(int64_t now) {
   const Endpoint& ep = endpoints_[next_endpoint_++ % endpoints_.size()];
-  SmtpConnection::Timeouts t{policy_.connect_timeout.count(), policy_.command_timeout.count(),
+  SmtpConnection::Timeouts t{policy_.timeouts.connect.count(), policy_.timeouts.command.count(),
                              policy_.idle_timeout.count()};
   conns_.push_back(std::make_unique<SmtpConnection>(shard_.ring(), *this, ep,
                                                     smtp::SessionConfig{shard_.hostname()}, t));

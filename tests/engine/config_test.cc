@@ -51,8 +51,17 @@ TEST(Config, EmptyTextYieldsEmbeddedDefaults) {
   EXPECT_EQ(d.max_msgs_per_connection, 100u);
   EXPECT_EQ(d.retry, ms({minutes(1), minutes(5), minutes(15), minutes(30), hours(1), hours(2), hours(4)}));
   EXPECT_EQ(d.max_age, hours(120));
-  EXPECT_EQ(d.connect_timeout, seconds(30));
-  EXPECT_EQ(d.command_timeout, minutes(5));
+  EXPECT_EQ(d.timeouts.connect, seconds(30));
+  EXPECT_EQ(d.timeouts.command, minutes(5));
+  // RFC 5321 §4.5.3.2 values.
+  EXPECT_EQ(d.timeouts.greeting, minutes(5));
+  EXPECT_EQ(d.timeouts.mail, minutes(5));
+  EXPECT_EQ(d.timeouts.rcpt, minutes(5));
+  EXPECT_EQ(d.timeouts.data, minutes(2));
+  EXPECT_EQ(d.timeouts.data_block, minutes(3));
+  EXPECT_EQ(d.timeouts.data_end, minutes(10));
+  EXPECT_EQ(d.tls, TlsPolicy::opportunistic);
+  EXPECT_TRUE(d.chunking);
   EXPECT_EQ(d.idle_timeout, seconds(30));
   EXPECT_FALSE(d.route.has_value());
   EXPECT_EQ(d.mx_port, 25);
@@ -112,8 +121,8 @@ TEST(Config, EveryKeyOfTheReadmeExampleParses) {
   EXPECT_EQ(d.max_msgs_per_connection, 250u);
   EXPECT_EQ(d.retry, ms({seconds(30), minutes(2), minutes(90)}));
   EXPECT_EQ(d.max_age, hours(48));
-  EXPECT_EQ(d.connect_timeout, seconds(10));
-  EXPECT_EQ(d.command_timeout, seconds(90));
+  EXPECT_EQ(d.timeouts.connect, seconds(10));
+  EXPECT_EQ(d.timeouts.command, seconds(90));
   EXPECT_EQ(d.idle_timeout, milliseconds(250));
   EXPECT_EQ(d.mx_port, 2525);
   EXPECT_FALSE(d.route.has_value());
@@ -347,6 +356,36 @@ TEST(ParseHostPort, MalformedInputsAreRefused) {
 TEST(ParseHostPort, EmptyBracketedHostIsRefused) {
   auto hp = parse_host_port("[]:25");
   EXPECT_FALSE(hp) << "accepted with host '" << (hp ? hp->host : "") << "'";
+}
+
+TEST(Config, TlsTimeoutsAndChunkingPerDomain) {
+  auto c = load_config_string(R"([defaults]
+tls = "off"
+data_end_timeout = "20m"
+[domains."secure.test"]
+tls = "verify"
+tls_ca_file = "/tmp/ca.pem"
+chunking = false
+rcpt_timeout = "7s"
+)", "t.toml");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->defaults.tls, TlsPolicy::off);
+  EXPECT_EQ(c->defaults.timeouts.data_end, minutes(20));
+  const DeliveryPolicy& p = c->policy_for("secure.test");
+  EXPECT_EQ(p.tls, TlsPolicy::verify);
+  EXPECT_EQ(p.tls_ca_file, "/tmp/ca.pem");
+  EXPECT_FALSE(p.chunking);
+  EXPECT_EQ(p.timeouts.rcpt, seconds(7));
+  EXPECT_EQ(p.timeouts.data_end, minutes(20));  // inherited
+}
+
+TEST(Config, BadTlsModeNamesLineAndKey) {
+  auto c = load_config_string("[defaults]\n\ntls = \"sometimes\"\n", "t.toml");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().rfind("t.toml:3: key 'defaults.tls'", 0), 0u) << c.error();
+  auto d = load_config_string("[defaults]\nchunking = \"yes\"\n", "t.toml");
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().rfind("t.toml:2: key 'defaults.chunking'", 0), 0u) << d.error();
 }
 
 }  // namespace
