@@ -40,7 +40,16 @@ tl::expected<void, std::string> Front::listen() {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 || ::listen(listen_fd_, 1024) < 0)
+  // After a kill -9 the old process's listener lingers for some tens of ms while the kernel
+  // tears its io_uring down (the multishot accept holds the socket); a supervisor restarting
+  // at once would otherwise fail with EADDRINUSE.
+  int rc = -1;
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    rc = ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    if (rc == 0 || errno != EADDRINUSE) break;
+    ::usleep(50 * 1000);
+  }
+  if (rc < 0 || ::listen(listen_fd_, 1024) < 0)
     return tl::make_unexpected(fmt::format("cannot listen on {}: {}", cfg_.http_listen, std::strerror(errno)));
   socklen_t len = sizeof addr;
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);

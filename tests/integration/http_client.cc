@@ -32,6 +32,10 @@ std::string_view trim(std::string_view s) {
 
 std::string errno_text(std::string_view what) { return fmt::format("{}: {}", what, std::strerror(errno)); }
 
+// The one read_response() error that request() acts on: the peer closed before sending a
+// single byte, i.e. it dropped an idle keep-alive connection.
+constexpr std::string_view kEofBeforeResponse = "connection closed before any response byte";
+
 }  // namespace
 
 std::string HttpResponse::header(std::string_view name) const {
@@ -123,7 +127,7 @@ tl::expected<HttpResponse, std::string> HttpClient::request(std::string_view met
   auto resp = read_response(method);
   if (!resp) {
     close();
-    if (reused && method == "GET" && resp.error() == "eof-before-response") return request(method, target, body, content_type);
+    if (reused && method == "GET" && resp.error() == kEofBeforeResponse) return request(method, target, body, content_type);
     if (!sent) return tl::unexpected(fmt::format("{} (and no response: {})", sent.error(), resp.error()));
     return tl::unexpected(resp.error());
   }
@@ -139,7 +143,7 @@ tl::expected<HttpResponse, std::string> HttpClient::read_response(std::string_vi
       auto more = fill(before + 1);
       if (!more) return tl::unexpected(more.error());
       if (!*more) {
-        if (before == 0) return tl::unexpected(std::string("eof-before-response"));
+        if (before == 0) return tl::unexpected(std::string(kEofBeforeResponse));
         return tl::unexpected(fmt::format("EOF inside response head: {:?}", buf_.substr(0, 200)));
       }
     }

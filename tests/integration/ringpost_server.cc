@@ -6,7 +6,9 @@
 
 #include <fmt/format.h>
 
+#include "tests/integration/free_port.h"
 #include "tests/integration/paths.h"
+#include "tests/integration/wait.h"
 
 namespace ringpost::it {
 namespace {
@@ -62,6 +64,14 @@ tl::expected<RingpostServer, std::string> RingpostServer::start(const std::files
 
 tl::expected<void, std::string> RingpostServer::restart() {
   if (process_ && process_->running()) process_->terminate();
+  // The old listening socket can outlive the reaped process: ringpost accepts through an
+  // io_uring multishot accept, and the kernel tears a ring down asynchronously after exit,
+  // dropping the socket ~30 ms later on an idle box (longer under load). A supervisor
+  // restarting at once would see EADDRINUSE; here we wait (bounded) for the kernel to let go,
+  // because these tests are about what the spool kept, not about how fast a port frees up.
+  const auto t0 = std::chrono::steady_clock::now();
+  wait_until(std::chrono::seconds(10), std::chrono::milliseconds(5), [&] { return !port_is_listening(cfg_.http_port); });
+  last_port_release_wait_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   return launch();
 }
 

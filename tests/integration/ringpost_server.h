@@ -50,8 +50,11 @@ class RingpostServer {
   void kill9() { process_->kill9(); }
   // SIGTERM; true if the server exited by itself within `grace`.
   bool stop(std::chrono::milliseconds grace = std::chrono::seconds(10)) { return process_->terminate(grace); }
-  // Starts a new process over the same config file and spool.
+  // Starts a new process over the same config file and spool, once the old HTTP listener
+  // has left the kernel's socket table (see restart() in the .cc for why that can lag).
   tl::expected<void, std::string> restart();
+  // How long the last restart() waited for the old listener to go away.
+  std::chrono::milliseconds last_port_release_wait() const { return last_port_release_wait_; }
 
  private:
   RingpostServer(std::filesystem::path dir, ServerConfig cfg) : dir_(std::move(dir)), cfg_(std::move(cfg)) {}
@@ -60,6 +63,7 @@ class RingpostServer {
   std::filesystem::path dir_;
   ServerConfig cfg_;
   int launches_ = 0;
+  std::chrono::milliseconds last_port_release_wait_{0};
   std::optional<Process> process_;
 };
 

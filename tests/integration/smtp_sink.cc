@@ -51,7 +51,8 @@ std::string bare_address(std::string_view arg) {
   return std::string(arg.substr(0, sp));
 }
 
-tl::expected<SmtpSink, std::string> SmtpSink::start(const std::filesystem::path& dir, uint16_t port) {
+tl::expected<SmtpSink, std::string> SmtpSink::start(const std::filesystem::path& dir, uint16_t port,
+                                                    std::vector<std::string> extra_args) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return tl::unexpected(fmt::format("mkdir {}: {}", dir.string(), ec.message()));
@@ -73,6 +74,7 @@ tl::expected<SmtpSink, std::string> SmtpSink::start(const std::filesystem::path&
     argv.push_back("-u");
     argv.push_back("nobody");
   }
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   argv.push_back(fmt::format("127.0.0.1:{}", port));
   argv.push_back("1024");  // listen backlog
   auto proc = Process::spawn(std::move(argv), dir / "sink.out");

@@ -42,7 +42,9 @@ class SmtpSink {
  public:
   // Starts smtp-sink on 127.0.0.1:port with its files under `dir` (created, and made
   // writable for user nobody: as root, smtp-sink must drop privileges with -u).
-  static tl::expected<SmtpSink, std::string> start(const std::filesystem::path& dir, uint16_t port);
+  // `extra_args` go before the address, e.g. {"-w", "1"} to delay every DATA reply by 1 s.
+  static tl::expected<SmtpSink, std::string> start(const std::filesystem::path& dir, uint16_t port,
+                                                   std::vector<std::string> extra_args = {});
 
   uint16_t port() const { return port_; }
   SinkCounters counters() const;
