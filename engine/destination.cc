@@ -48,6 +48,7 @@ bool Destination::resolve_route(int64_t now) {
   } else {
     return shard_.resolve_mx(*this, now);
   }
+  ep.host = policy_.route ? policy_.route->host : host;
   ep.label = fmt::format("{}:{}", host, port);
   endpoints_.push_back(std::move(ep));
   return true;
@@ -76,13 +77,7 @@ void Destination::pump(int64_t now) {
   if (!resolve_route(now)) return;
   for (auto& c : conns_) {
     if (queue_.empty()) break;
-    if (!c->ready()) continue;
-    if (c->transactions() >= policy_.max_msgs_per_connection) {
-      c->quit(now);
-      continue;
-    }
-    c->send(std::move(queue_.front()), now);
-    queue_.pop_front();
+    if (c->ready()) feed(*c, now);
   }
   if (queue_.empty() || now < backoff_until_ms_) return;
   std::size_t live = 0, opening = 0;
@@ -100,10 +95,23 @@ void Destination::pump(int64_t now) {
 
 void Destination::open_connection(int64_t now) {
   const Endpoint& ep = endpoints_[next_endpoint_++ % endpoints_.size()];
-  SmtpConnection::Timeouts t{policy_.timeouts.connect.count(), policy_.timeouts.command.count(),
-                             policy_.idle_timeout.count()};
-  conns_.push_back(std::make_unique<SmtpConnection>(shard_.ring(), *this, ep,
-                                                    smtp::SessionConfig{shard_.hostname()}, t));
+  smtp::SessionConfig cfg;
+  cfg.ehlo_name = shard_.hostname();
+  cfg.use_chunking = policy_.chunking;
+  cfg.peer_name = ep.label;
+  TlsProfile tls;
+  switch (policy_.tls) {
+    case TlsPolicy::off: cfg.tls = smtp::TlsMode::off; break;
+    case TlsPolicy::opportunistic:
+      // A failed handshake with this endpoint: go on in plain text, as RFC 7435 allows.
+      cfg.tls = plain_fallback_.count(ep.label) ? smtp::TlsMode::off : smtp::TlsMode::opportunistic;
+      break;
+    case TlsPolicy::required:
+    case TlsPolicy::verify: cfg.tls = smtp::TlsMode::required; break;
+  }
+  if (cfg.tls != smtp::TlsMode::off) tls = shard_.tls_profile(policy_);
+  conns_.push_back(std::make_unique<SmtpConnection>(shard_.ring(), *this, ep, std::move(cfg), policy_.timeouts,
+                                                    policy_.idle_timeout.count(), tls));
   shard_.counters().connections_opened.fetch_add(1, std::memory_order_relaxed);
   conns_.back()->start(now);
 }
@@ -112,6 +120,14 @@ void Destination::on_connection_event(SmtpConnection& conn) {
   int64_t now = shard_.now();
   collect_results(conn, now);
   if (conn.closed()) {
+    if (conn.tls_handshake_failed() && policy_.tls == TlsPolicy::opportunistic &&
+        !plain_fallback_.count(conn.endpoint().label)) {
+      // Not a site failure: the next connection to this endpoint goes without TLS.
+      plain_fallback_.insert(conn.endpoint().label);
+      needs_reap_ = true;
+      shard_.mark_dirty(*this);
+      return;
+    }
     if (!conn.ever_ready()) {
       bool sibling_works = false;
       for (auto& c : conns_)
@@ -124,16 +140,21 @@ void Destination::on_connection_event(SmtpConnection& conn) {
     }
     needs_reap_ = true;
   } else if (conn.ready()) {
-    if (!queue_.empty() && conn.transactions() < policy_.max_msgs_per_connection) {
-      conn.send(std::move(queue_.front()), now);
-      queue_.pop_front();
-    } else if (conn.transactions() >= policy_.max_msgs_per_connection) {
-      conn.quit(now);
-    } else {
-      conn.mark_idle(now);
-    }
+    feed(conn, now);
   }
   shard_.mark_dirty(*this);
+}
+
+void Destination::feed(SmtpConnection& conn, int64_t now) {
+  // A loop, not one send: the session refuses some envelopes locally (SIZE, SMTPUTF8, line
+  // length) without a byte on the wire, and is ready again at once.
+  while (conn.ready()) {
+    if (conn.transactions() >= policy_.max_msgs_per_connection) return conn.quit(now);
+    if (queue_.empty()) return conn.mark_idle(now);
+    conn.send(std::move(queue_.front()), now);
+    queue_.pop_front();
+    collect_results(conn, now);
+  }
 }
 
 void Destination::collect_results(SmtpConnection& conn, int64_t now) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <unordered_set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,7 @@ class Destination {
   bool resolve_route(int64_t now);
   void open_connection(int64_t now);
   void collect_results(SmtpConnection& conn, int64_t now);
+  void feed(SmtpConnection& conn, int64_t now);
   void defer_queue(const smtp::Reply& why, int64_t now);
 
   Shard& shard_;
@@ -51,6 +53,7 @@ class Destination {
   std::vector<std::unique_ptr<SmtpConnection>> conns_;
   std::vector<Endpoint> endpoints_;
   std::size_t next_endpoint_ = 0;
+  std::unordered_set<std::string> plain_fallback_;  // endpoints whose TLS handshake failed
   int64_t backoff_until_ms_ = 0;
   bool needs_reap_ = false;
 };

@@ -205,7 +205,10 @@ void MxResolver::on_host(void* arg, int status, int, hostent* host) {
       char text[INET_ADDRSTRLEN];
       inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
       ep.len = sizeof(sockaddr_in);
-      ep.label = fmt::format("{}[{}]:{}", host->h_name ? host->h_name : "", text, ntohs(v4->sin_port));
+      // The MX target name, not the canonical name a CNAME led to: that is the name TLS
+      // verification (MTA-STS, RFC 8461 §4.1) checks the certificate against.
+      ep.host = i < l.hosts.size() ? l.hosts[i] : std::string(host->h_name ? host->h_name : "");
+      ep.label = fmt::format("{}[{}]:{}", ep.host, text, ntohs(v4->sin_port));
       if (i < l.addresses.size()) l.addresses[i].push_back(std::move(ep));
     }
   }

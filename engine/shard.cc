@@ -8,6 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/clock.h"
+#include "engine/tls/client_context.h"
+#include "engine/tls/session_cache.h"
 #include "engine/mx_resolver.h"
 
 namespace ringpost::engine {
@@ -28,7 +30,29 @@ uint32_t shard_for_domain(const std::string& domain, uint32_t shard_count) {
 Shard::Shard(uint32_t index, const Config& cfg, Mailbox<DeliveryEvent>& events)
     : index_(index), cfg_(cfg), events_(events) {}
 
+struct Shard::TlsState {
+  std::optional<tls::ClientContext> ctx;
+  tls::SessionCache sessions;
+  std::string error;
+};
+
 Shard::~Shard() { join(); }
+
+TlsProfile Shard::tls_profile(const DeliveryPolicy& p) {
+  bool verify = p.tls == TlsPolicy::verify;
+  auto key = std::make_pair(verify, p.tls_ca_file);
+  auto it = tls_states_.find(key);
+  if (it == tls_states_.end()) {
+    auto st = std::make_unique<TlsState>();
+    auto ctx = tls::ClientContext::make(tls::ClientTlsOptions{verify, p.tls_ca_file});
+    if (ctx) st->ctx.emplace(std::move(*ctx));
+    else spdlog::error("TLS context (verify={}, ca_file='{}'): {}", verify, p.tls_ca_file, ctx.error());
+    it = tls_states_.emplace(key, std::move(st)).first;
+  }
+  TlsState& st = *it->second;
+  if (!st.ctx) return TlsProfile{};  // the connection's STARTTLS then fails with a clear reason
+  return TlsProfile{st.ctx->get(), &st.sessions, verify};
+}
 
 void Shard::start() { thread_ = std::thread([this] { run(); }); }
 
@@ -59,6 +83,7 @@ void Shard::run() {
   // Best effort on stop: close sockets; undelivered mail is in the spool for the next start.
   for (auto& [name, d] : destinations_) d->tick(INT64_MAX);
   destinations_.clear();
+  tls_states_.clear();
   resolver_.reset();
   ring_.reset();
 }

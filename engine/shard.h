@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <queue>
 #include <string>
@@ -52,6 +53,8 @@ class Shard {
   void mark_dirty(Destination& d) { dirty_.insert(&d); }
   // Starts (or joins) an MX lookup for d; returns true when endpoints are already known.
   bool resolve_mx(Destination& d, int64_t now);
+  // The TLS context and session cache for a policy's verification settings, made on first use.
+  TlsProfile tls_profile(const DeliveryPolicy& p);
 
  private:
   void run();
@@ -76,6 +79,8 @@ class Shard {
   std::thread thread_;
   std::unique_ptr<Ring> ring_;
   std::unique_ptr<MxResolver> resolver_;
+  struct TlsState;
+  std::map<std::pair<bool, std::string>, std::unique_ptr<TlsState>> tls_states_;
   int64_t now_ = 0;
   int64_t next_tick_ms_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Destination>> destinations_;

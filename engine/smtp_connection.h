@@ -1,26 +1,35 @@
-// Drives one sans-IO smtp::ClientSession over an io_uring TCP socket. Owned by one shard and only
-// touched on its thread. Invariant: the object outlives every SQE it queued (pending_ops_ counts
-// them), so the shard frees it only when closed() and idle().
+// Drives one sans-IO smtp::ClientSession over an io_uring TCP socket, with STARTTLS through a
+// sans-IO tls::TlsEngine (OpenSSL over memory buffers: the ring keeps owning all socket I/O).
+// Owned by one shard and only touched on its thread. Invariant: the object outlives every SQE
+// it queued (pending_ops_ counts them), so the shard frees it only when closed() and idle().
 #pragma once
 
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 
+#include "engine/config.h"
 #include "engine/delivery_job.h"
 #include "engine/ring.h"
+#include "engine/tls/tls_engine.h"
 #include "smtp/client_session.h"
+
+namespace ringpost::tls {
+class SessionCache;
+}
 
 namespace ringpost::engine {
 
 struct Endpoint {
   sockaddr_storage addr{};
   socklen_t len = 0;
-  std::string label;  // "127.0.0.1:2526", for replies and logs
+  std::string host;   // the name we expect the server to be (MX host name or route host): SNI, verification
+  std::string label;  // "mx.example.test[192.0.2.1]:25", for replies and logs
 };
 
 // One message's recipients for one destination, as the shard queues and retries them.
@@ -29,16 +38,21 @@ struct Delivery {
   std::vector<RecipientRef> recipients;
 };
 
+// What a connection needs to run STARTTLS: the shard's context for the policy and the session
+// cache that belongs to that context (a session from an unverified handshake must never be
+// resumed where verification is required, hence one cache per context).
+struct TlsProfile {
+  SSL_CTX* ctx = nullptr;
+  tls::SessionCache* sessions = nullptr;
+  bool verify = false;
+};
+
 class Destination;
 
 class SmtpConnection {
  public:
-  struct Timeouts {
-    int64_t connect_ms;
-    int64_t command_ms;
-    int64_t idle_ms;
-  };
-  SmtpConnection(Ring& ring, Destination& dest, Endpoint endpoint, smtp::SessionConfig cfg, Timeouts t);
+  SmtpConnection(Ring& ring, Destination& dest, Endpoint endpoint, smtp::SessionConfig cfg, const SmtpTimeouts& t,
+                 int64_t idle_ms, TlsProfile tls);
   ~SmtpConnection();
 
   void start(int64_t now);
@@ -50,7 +64,7 @@ class SmtpConnection {
     deadline_ms_ = 0;
     idle_since_ms_ = now;
   }
-  // Called by the shard's timer tick: enforces the connect/command deadline and the idle timeout.
+  // Called by the shard's timer tick: enforces the phase deadline and the idle timeout.
   void tick(int64_t now);
   // Closing: shut the socket down; the pending recv then completes and the fd is closed.
   void close();
@@ -58,13 +72,17 @@ class SmtpConnection {
   bool closed() const { return closing_; }
   bool idle() const { return pending_ops_ == 0; }
   bool ever_ready() const { return ever_ready_; }
+  // The STARTTLS handshake failed (not the server's refusal of STARTTLS): for the
+  // opportunistic policy the destination retries this endpoint in plain text.
+  bool tls_handshake_failed() const { return tls_handshake_failed_; }
+  bool tls_active() const { return session_.tls_active(); }
   uint32_t transactions() const { return transactions_; }
   Destination& destination() { return dest_; }
   const Endpoint& endpoint() const { return endpoint_; }
   smtp::ClientSession& session() { return session_; }
   // The in-flight delivery, handed back with the session's results.
   std::optional<Delivery> take_current() { return std::exchange(current_, std::nullopt); }
-  // Why the connection failed before it could carry mail (connect error, bad greeting).
+  // Why the connection failed before it could carry mail (connect error, bad greeting, TLS).
   const smtp::Reply& failure() const { return failure_; }
 
  private:
@@ -81,15 +99,29 @@ class SmtpConnection {
   void on_connected(int res);
   void on_received(int res);
   void on_sent(int res);
+  void receive_plain(int res);
+  void receive_tls(int res);
+  void start_tls();
+  void drive_handshake();
+  void capture_tls_session();
   void arm_recv();
   void flush();
+  void flush_plain();
+  void flush_tls();
   void after_io();
+  void update_deadline();
 
   Ring& ring_;
   Destination& dest_;
   Endpoint endpoint_;
   smtp::ClientSession session_;
-  Timeouts timeouts_;
+  const SmtpTimeouts& timeouts_;
+  int64_t idle_ms_;
+  TlsProfile tls_profile_;
+  std::unique_ptr<tls::TlsEngine> tls_;
+  std::string tls_cache_key_;
+  bool tls_resumed_ = false;
+  bool tls_handshake_failed_ = false;
   int fd_ = -1;
   int pending_ops_ = 0;
   bool connected_ = false;
@@ -104,6 +136,7 @@ class SmtpConnection {
   smtp::Reply failure_;
   std::string send_buf_;
   std::size_t send_off_ = 0;
+  std::string plain_in_;  // decrypted bytes, reused across reads
   char recv_buf_[16384];
   Op connect_op_{this, &SmtpConnection::on_connected};
   Op recv_op_{this, &SmtpConnection::on_received};

@@ -9,6 +9,7 @@ packages=(
   libsimdjson-dev libhttp-parser-dev libcli11-dev libfmt-dev libspdlog-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev libopendkim-dev
   postfix python3 python3-aiosmtpd curl openssl
+  knot bc
 )
 
 missing=()

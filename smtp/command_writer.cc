@@ -1,6 +1,8 @@
 // See command_writer.h.
 #include "smtp/command_writer.h"
 
+#include <fmt/format.h>
+
 namespace ringpost::smtp {
 
 bool is_safe_path(std::string_view address) {
@@ -61,14 +63,24 @@ void write_mail_from(std::string& out, std::string_view from, std::string_view p
   out += "\r\n";
 }
 
-void write_rcpt_to(std::string& out, std::string_view to) {
+void write_rcpt_to(std::string& out, std::string_view to, std::string_view params) {
   out += "RCPT TO:<";
   out.append(to);
-  out += ">\r\n";
+  out += '>';
+  if (!params.empty()) {
+    out += ' ';
+    out.append(params);
+  }
+  out += "\r\n";
+}
+
+void write_bdat(std::string& out, std::size_t octets, bool last) {
+  out += fmt::format("BDAT {}{}\r\n", octets, last ? " LAST" : "");
 }
 
 void write_data(std::string& out) { out += "DATA\r\n"; }
 void write_rset(std::string& out) { out += "RSET\r\n"; }
 void write_quit(std::string& out) { out += "QUIT\r\n"; }
+void write_starttls(std::string& out) { out += "STARTTLS\r\n"; }
 
 }  // namespace ringpost::smtp

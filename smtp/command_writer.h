@@ -4,6 +4,7 @@
 // hostile address can never smuggle a second command or an ESMTP parameter onto the wire.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -23,8 +24,12 @@ void write_helo(std::string& out, std::string_view name);
 // `params` are ESMTP MAIL parameters (RFC 5321 §4.1.2 Mail-parameters), already formatted,
 // without a leading space; empty for none. Callers check is_safe_path(from) first.
 void write_mail_from(std::string& out, std::string_view from, std::string_view params);
-void write_rcpt_to(std::string& out, std::string_view to);
+// `params` as for write_mail_from (RCPT parameters, e.g. DSN's NOTIFY and ORCPT).
+void write_rcpt_to(std::string& out, std::string_view to, std::string_view params = {});
 void write_data(std::string& out);
+// RFC 3030 §2: "BDAT <octets> [LAST]"; the caller appends exactly `octets` bytes after it.
+void write_bdat(std::string& out, std::size_t octets, bool last);
+void write_starttls(std::string& out);
 void write_rset(std::string& out);
 void write_quit(std::string& out);
 

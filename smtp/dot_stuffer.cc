@@ -15,9 +15,10 @@ std::size_t find_from(const char* data, std::size_t n, std::size_t from, char c)
   return p == nullptr ? n : static_cast<std::size_t>(static_cast<const char*>(p) - data);
 }
 
-}  // namespace
-
-void dot_stuff_append(std::string_view message, std::string& out) {
+// Writes every line of `message` with a CRLF end; doubles a leading '.' when `stuff`. The one
+// line walker for both DATA and BDAT, so the two can never disagree on what a line is (and
+// body_scan.cc counts lines the same way; its tests compare against this).
+void append_lines(std::string_view message, std::string& out, bool stuff) {
   const char* data = message.data();
   const std::size_t n = message.size();
   // Typical mail grows by a handful of bytes (CRLF fix-ups and stuffed dots are rare), so
@@ -32,7 +33,7 @@ void dot_stuff_append(std::string_view message, std::string& out) {
   while (pos < n) {
     // Here pos is always the start of a line. RFC 5321 §4.5.2: a line starting with '.' gets
     // one more, so the server never mistakes it for the end of data.
-    if (data[pos] == '.') out += '.';
+    if (stuff && data[pos] == '.') out += '.';
     if (next_cr < pos) next_cr = find_from(data, n, pos, '\r');
     if (next_lf < pos) next_lf = find_from(data, n, pos, '\n');
     const std::size_t eol = std::min(next_cr, next_lf);
@@ -43,7 +44,17 @@ void dot_stuff_append(std::string_view message, std::string& out) {
     if (eol == n) break;
     pos = (data[eol] == '\r' && eol + 1 < n && data[eol + 1] == '\n') ? eol + 2 : eol + 1;
   }
+}
+
+}  // namespace
+
+void dot_stuff_append(std::string_view message, std::string& out) {
+  append_lines(message, out, true);
   out += ".\r\n";
+}
+
+void crlf_normalize_append(std::string_view message, std::string& out) {
+  append_lines(message, out, false);
 }
 
 std::string dot_stuff(std::string_view message) {

@@ -4,6 +4,7 @@
 #include <deque>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string_view>
 
@@ -48,6 +49,37 @@ tl::expected<std::string, std::string> angle_address(const std::string& w) {
   return unescape(w.substr(1, w.size() - 2));
 }
 
+SessionConfig make_config(const std::vector<std::string>& words) {
+  SessionConfig cfg{"mta.example.test"};
+  for (const std::string& kv : words) {  // validated by parse_transcript
+    const std::size_t eq = kv.find('=');
+    const std::string key = kv.substr(0, eq);
+    const std::string value = kv.substr(eq + 1);
+    if (key == "tls") {
+      cfg.tls = value == "required" ? TlsMode::required : value == "opportunistic" ? TlsMode::opportunistic : TlsMode::off;
+    } else if (key == "chunking") {
+      cfg.use_chunking = value == "yes";
+    } else if (key == "peer") {
+      cfg.peer_name = unescape(value);
+    }
+  }
+  return cfg;
+}
+
+std::string check_config(const std::vector<std::string>& words) {
+  for (const std::string& kv : words) {
+    const std::size_t eq = kv.find('=');
+    if (eq == std::string::npos) return "bad @config item " + kv;
+    const std::string key = kv.substr(0, eq);
+    const std::string value = kv.substr(eq + 1);
+    if (key == "tls" && (value == "off" || value == "opportunistic" || value == "required")) continue;
+    if (key == "chunking" && (value == "yes" || value == "no")) continue;
+    if (key == "peer") continue;
+    return "bad @config item " + kv;
+  }
+  return {};
+}
+
 struct Flat {
   uint64_t tag;
   std::string address;
@@ -56,7 +88,7 @@ struct Flat {
 
 class Runner {
  public:
-  Runner(const Transcript& t, FeedMode mode) : t_(t), mode_(mode), session_(SessionConfig{"mta.example.test"}) {}
+  Runner(const Transcript& t, FeedMode mode) : t_(t), mode_(mode), session_(make_config(t.config)) {}
 
   std::string run() {
     collect();  // the constructor may already have produced output (it must not)
@@ -76,6 +108,7 @@ class Runner {
   // Moves the session's output and results into the runner after every call.
   std::string collect() {
     std::string_view out = session_.pending_output();
+    if (session_.wants_tls() && !out.empty()) return "output pending while wants_tls(): " + show(out);
     wire_.append(out);
     session_.consume_output(out.size());
     for (TransactionResult& tr : session_.take_results()) {
@@ -124,16 +157,17 @@ class Runner {
       case Step::Kind::server:
         return feed(s.text);
       case Step::Kind::client: {
-        const std::string want = s.text + "\r\n";
-        if (wire_.compare(0, want.size(), want) != 0) {
-          return "expected client line '" + show(s.text) + "', client wrote '" + show(wire_) + "'";
+        if (wire_.compare(0, s.text.size(), s.text) != 0) {
+          return "expected client bytes '" + show(s.text) + "', client wrote '" + show(wire_) + "'";
         }
-        wire_.erase(0, want.size());
+        wire_.erase(0, s.text.size());
         return {};
       }
       case Step::Kind::body:
         body_ += s.text;
         return {};
+      case Step::Kind::dsn:
+        return dsn(s);
       case Step::Kind::submit: {
         Envelope env;
         env.tag = std::stoull(s.args.at(0));
@@ -146,6 +180,7 @@ class Runner {
           env.recipients.push_back(*a);
         }
         env.body = std::make_shared<const std::string>(std::exchange(body_, {}));
+        env.dsn = std::exchange(dsn_, std::nullopt);
         envelopes_[env.tag] = env.recipients;
         if (!session_.ready()) return "@submit while the session is not ready (state " + std::string(to_string(session_.state())) + ")";
         session_.submit(std::move(env));
@@ -160,11 +195,45 @@ class Runner {
       case Step::Kind::timeout:
         session_.on_timeout();
         return collect();
+      case Step::Kind::tls_ready:
+        if (!session_.wants_tls()) return "@tls_ready while the session does not want TLS";
+        session_.on_tls_ready();
+        return collect();
+      case Step::Kind::tls_failed:
+        if (!session_.wants_tls()) return "@tls_failed while the session does not want TLS";
+        session_.on_tls_failed(s.text);
+        return collect();
       case Step::Kind::expect:
         return expect(s);
+      case Step::Kind::failure:
+        return failure(s);
       case Step::Kind::result:
         return result(s);
     }
+    return {};
+  }
+
+  std::string dsn(const Step& s) {
+    Dsn d;
+    for (const std::string& kv : s.args) {
+      const std::size_t eq = kv.find('=');
+      if (eq == std::string::npos) return "bad @dsn item " + kv;
+      const std::string key = kv.substr(0, eq);
+      const std::string value = unescape(kv.substr(eq + 1));
+      const std::string item = value == "-" ? std::string() : value;
+      if (key == "ret") {
+        d.ret = item;
+      } else if (key == "envid") {
+        d.envid = item;
+      } else if (key == "notify") {
+        d.notify.push_back(item);
+      } else if (key == "orcpt") {
+        d.orcpt.push_back(item);
+      } else {
+        return "unknown @dsn key " + key;
+      }
+    }
+    dsn_ = std::move(d);
     return {};
   }
 
@@ -187,6 +256,16 @@ class Runner {
         got = std::to_string(session_.transactions_completed());
       } else if (key == "pipelining") {
         got = session_.capabilities().pipelining ? "yes" : "no";
+      } else if (key == "wants_tls") {
+        got = session_.wants_tls() ? "yes" : "no";
+      } else if (key == "tls_active") {
+        got = session_.tls_active() ? "yes" : "no";
+      } else if (key == "chunking") {
+        got = session_.capabilities().chunking ? "yes" : "no";
+      } else if (key == "starttls") {
+        got = session_.capabilities().starttls ? "yes" : "no";
+      } else if (key == "size") {
+        got = session_.capabilities().size ? std::to_string(*session_.capabilities().size) : "none";
       } else if (key == "awaiting") {
         got = to_string(session_.awaiting());
         for (char& c : got) c = c == ' ' ? '_' : c;  // "end of data" -> end_of_data
@@ -196,6 +275,26 @@ class Runner {
       if (got != want) return "@expect " + key + ": want " + want + ", got " + got;
     }
     return {};
+  }
+
+  std::string failure(const Step& s) {
+    const Reply& r = session_.failure_reply();
+    const std::string got = std::to_string(r.code) + ' ' + (r.enhanced.empty() ? "-" : r.enhanced) + " | " + show(r.text);
+    if (!reply_matches(s, 0, r)) return "F: want '" + s.text + "', got '" + got + "'";
+    return {};
+  }
+
+  // args[first] is the code, args[first + 1] the optional enhanced code; " | text" optional.
+  static bool reply_matches(const Step& s, std::size_t first, const Reply& r) {
+    const auto& a = s.args;
+    if (a.size() <= first || std::to_string(r.code) != a[first]) return false;
+    if (a.size() > first + 1 && a[first + 1] != "|") {
+      if ((a[first + 1] == "-" ? std::string() : a[first + 1]) != r.enhanced) return false;
+    }
+    if (const std::size_t bar = s.text.find(" | "); bar != std::string::npos) {
+      if (unescape(s.text.substr(bar + 3)) != r.text) return false;
+    }
+    return true;
   }
 
   std::string result(const Step& s) {
@@ -211,14 +310,8 @@ class Runner {
         << (f.result.reply.enhanced.empty() ? "-" : f.result.reply.enhanced) << " | " << show(f.result.reply.text);
     const std::string mismatch = "R: want '" + s.text + "', got '" + got.str() + "'";
     if (std::to_string(f.tag) != a[0] || f.address != *addr || to_string(f.result.outcome) != a[2] ||
-        std::to_string(f.result.reply.code) != a[3]) {
+        !reply_matches(s, 3, f.result.reply)) {
       return mismatch;
-    }
-    if (a.size() >= 5 && a[4] != "|") {
-      if ((a[4] == "-" ? std::string() : a[4]) != f.result.reply.enhanced) return mismatch;
-    }
-    if (const std::size_t bar = s.text.find(" | "); bar != std::string::npos) {
-      if (unescape(s.text.substr(bar + 3)) != f.result.reply.text) return mismatch;
     }
     return {};
   }
@@ -228,6 +321,7 @@ class Runner {
   ClientSession session_;
   std::string wire_;  // client output not yet matched by C: lines
   std::string body_;
+  std::optional<Dsn> dsn_;
   std::map<uint64_t, std::vector<std::string>> envelopes_;
   std::map<uint64_t, bool> reported_;
   std::deque<Flat> results_;
@@ -265,6 +359,7 @@ tl::expected<Transcript, std::string> parse_transcript(const std::string& text) 
   std::string raw;
   int line = 0;
   bool in_chunk = false;  // the previous directive was S: or S+
+  bool config_allowed = true;
   while (std::getline(in, raw)) {
     ++line;
     if (!raw.empty() && raw.back() == '\r') raw.pop_back();
@@ -273,6 +368,7 @@ tl::expected<Transcript, std::string> parse_transcript(const std::string& text) 
     const std::string rest = raw.size() > 3 ? raw.substr(3) : std::string();
     const bool server = tag == "S:" || tag == "S+";
     if (server) {
+      config_allowed = false;
       const std::string bytes = tag == "S:" ? rest + "\r\n" : unescape(rest);
       if (!in_chunk) t.steps.push_back(Step{Step::Kind::server, line, {}, {}});
       t.steps.back().text += bytes;
@@ -281,12 +377,43 @@ tl::expected<Transcript, std::string> parse_transcript(const std::string& text) 
       continue;
     }
     in_chunk = false;
+    if (raw.rfind("@config ", 0) == 0) {
+      if (!config_allowed) return tl::make_unexpected(at_line(line) + "@config must come before any other directive");
+      auto w = words(std::string_view(raw).substr(8));
+      if (auto e = check_config(w); !e.empty()) return tl::make_unexpected(at_line(line) + e);
+      t.config.insert(t.config.end(), w.begin(), w.end());
+      continue;
+    }
+    config_allowed = false;
     if (tag == "C:") {
-      t.steps.push_back(Step{Step::Kind::client, line, rest, {}});
+      t.steps.push_back(Step{Step::Kind::client, line, rest + "\r\n", {}});
+    } else if (tag == "C+") {
+      t.steps.push_back(Step{Step::Kind::client, line, unescape(rest), {}});
     } else if (tag == "B:") {
       t.steps.push_back(Step{Step::Kind::body, line, rest + "\r\n", {}});
     } else if (tag == "B+") {
       t.steps.push_back(Step{Step::Kind::body, line, unescape(rest), {}});
+    } else if (tag == "B*") {
+      const std::size_t sp = rest.find(' ');
+      std::size_t n = 0;
+      try {
+        n = std::stoul(rest.substr(0, sp));
+      } catch (const std::exception&) {
+        return tl::make_unexpected(at_line(line) + "B* needs <count> <bytes>");
+      }
+      const std::string unit = sp == std::string::npos ? std::string() : unescape(rest.substr(sp + 1));
+      std::string bytes;
+      for (std::size_t i = 0; i < n; ++i) bytes += unit;
+      t.steps.push_back(Step{Step::Kind::body, line, std::move(bytes), {}});
+    } else if (raw.rfind("@dsn ", 0) == 0) {
+      t.steps.push_back(Step{Step::Kind::dsn, line, raw, words(std::string_view(raw).substr(5))});
+    } else if (raw == "@tls_ready") {
+      t.steps.push_back(Step{Step::Kind::tls_ready, line, raw, {}});
+    } else if (raw.rfind("@tls_failed ", 0) == 0) {
+      t.steps.push_back(Step{Step::Kind::tls_failed, line, raw.substr(12), {}});
+    } else if (tag == "F:") {
+      std::string_view r = rest;
+      t.steps.push_back(Step{Step::Kind::failure, line, rest, words(r.substr(0, r.find(" | ")))});
     } else if (tag == "R:") {
       std::string_view r = rest;
       t.steps.push_back(Step{Step::Kind::result, line, rest, words(r.substr(0, r.find(" | ")))});

@@ -17,19 +17,30 @@ const std::vector<std::string>& transcript_names() {
       "all_rcpts_rejected_354",
       "all_rcpts_rejected_no_pipelining",
       "all_rcpts_rejected_pipelining",
+      "awaiting_phases",
       "bad_addresses",
+      "bdat_all_rcpts_rejected",
+      "bdat_all_rcpts_rejected_no_pipelining",
+      "bdat_disabled",
+      "bdat_no_pipelining",
+      "bdat_pipelining",
       "closed_mid_data",
       "data_rejected",
       "dot_stuffing_on_wire",
+      "dsn_not_offered",
+      "dsn_offered",
       "ehlo_4xx",
       "ehlo_pipelining_happy_path",
+      "eight_bit_without_8bitmime",
       "final_reply_4xx",
       "final_reply_5xx",
       "greeting_554",
       "helo_fallback",
       "helo_rejected",
       "lf_only_server",
+      "long_line",
       "mail_4xx_no_pipelining",
+      "mail_parameters",
       "mail_rejected_pipelining",
       "mixed_rcpt_replies",
       "no_pipelining",
@@ -37,6 +48,16 @@ const std::vector<std::string>& transcript_names() {
       "quit_during_transaction",
       "reply_421_after_data",
       "reply_421_mid_transaction",
+      "size_refused_locally",
+      "smtputf8_missing",
+      "starttls_handshake_failed",
+      "starttls_happy_path",
+      "starttls_injection",
+      "starttls_injection_later_chunk",
+      "starttls_not_offered_opportunistic",
+      "starttls_not_offered_required",
+      "starttls_refused_opportunistic",
+      "starttls_refused_required",
       "timeout_waiting_for_rcpt",
       "two_transactions",
       "unexpected_reply_idle",
@@ -109,6 +130,41 @@ TEST(TranscriptRunner, ConsecutiveServerLinesFormOneChunk) {
   EXPECT_EQ(t->steps[0].text, "250-a\r\n250 b\r\n2");
   EXPECT_EQ(t->steps[2].text, "220 c\r\n");
   EXPECT_EQ(t->longest_chunk, 15u);
+}
+
+TEST(TranscriptRunner, ConfigMustComeFirstAndBeValid) {
+  EXPECT_FALSE(parse_transcript("S: 220 hi\n@config tls=required\n").has_value());
+  EXPECT_FALSE(parse_transcript("@config tls=sometimes\n").has_value());
+  EXPECT_FALSE(parse_transcript("@config colour=blue\n").has_value());
+  auto t = parse_transcript("# comment\n@config tls=required chunking=no\n@config peer=x\nS: 220 hi\n");
+  ASSERT_TRUE(t.has_value()) << t.error();
+  EXPECT_EQ(t->config, (std::vector<std::string>{"tls=required", "chunking=no", "peer=x"}));
+}
+
+TEST(TranscriptRunner, RawClientBytesAndRepeatedBody) {
+  auto t = parse_transcript("B* 3 ab\\r\nC+ x\\r\\n\n");
+  ASSERT_TRUE(t.has_value()) << t.error();
+  ASSERT_EQ(t->steps.size(), 2u);
+  EXPECT_EQ(t->steps[0].text, "ab\rab\rab\r");
+  EXPECT_EQ(t->steps[1].text, "x\r\n");
+}
+
+TEST(TranscriptRunner, DetectsWrongFailureReply) {
+  const std::string base = "S: 554 5.3.2 go away\nC: QUIT\n";
+  for (const char* wrong : {"F: 451\n", "F: 554 5.0.0\n", "F: 554 5.3.2 | stay\n"}) {
+    auto t = parse_transcript(base + wrong);
+    ASSERT_TRUE(t.has_value());
+    EXPECT_NE(run_transcript(*t, {}), "") << wrong;
+  }
+  auto right = parse_transcript(base + "F: 554 5.3.2 | go away\n");
+  ASSERT_TRUE(right.has_value());
+  EXPECT_EQ(run_transcript_all_modes(*right), "");
+}
+
+TEST(TranscriptRunner, TlsEventsNeedASessionThatWantsTls) {
+  auto t = parse_transcript("S: 220 hi\nC: EHLO mta.example.test\n@tls_ready\n");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_NE(run_transcript(*t, {}).find("does not want TLS"), std::string::npos);
 }
 
 }  // namespace
