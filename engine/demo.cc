@@ -88,31 +88,47 @@ int64_t json_int(simdjson::dom::element e, std::string_view a, std::string_view 
 }  // namespace
 
 int run_demo(Config cfg, const DemoOptions& opts) {
-  if (::access(kSinkPath, X_OK) != 0) {
-    fmt::print(stderr, "demo: {} not found; install Postfix (the README's first command does)\n", kSinkPath);
-    return 1;
+  HostPort target{"127.0.0.1", 0};
+  pid_t sink = -1;
+  if (!opts.route.empty()) {
+    auto hp = parse_host_port(opts.route);
+    if (!hp) {
+      fmt::print(stderr, "demo: --route: {}\n", hp.error());
+      return 2;
+    }
+    target = *hp;
+  } else {
+    if (::access(kSinkPath, X_OK) != 0) {
+      fmt::print(stderr, "demo: {} not found; install Postfix (the README's first command does)\n", kSinkPath);
+      return 1;
+    }
+    target.port = free_port();
+    sink = start_sink(target.port);
+    for (int i = 0; i < 100 && !port_open(target.port); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  uint16_t sink_port = free_port();
-  pid_t sink = start_sink(sink_port);
-  for (int i = 0; i < 100 && !port_open(sink_port); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto stop_sink = [&] {
+    if (sink <= 0) return;
+    ::kill(sink, SIGTERM);
+    ::waitpid(sink, nullptr, 0);
+  };
 
   // A fresh spool so earlier demo runs are not redelivered; the HTTP port is chosen by the
   // kernel so the demo runs beside a real server.
   cfg.spool_dir = "./var/demo-spool";
   std::filesystem::remove_all(cfg.spool_dir);
   cfg.http_listen = "127.0.0.1:0";
-  DeliveryPolicy route = cfg.defaults;
-  route.route = HostPort{"127.0.0.1", sink_port};
+  DeliveryPolicy route = cfg.policy_for(kDemoDomain);
+  route.route = target;
   cfg.domains[kDemoDomain] = route;
 
   Engine engine(cfg);
   if (auto r = engine.start(); !r) {
     fmt::print(stderr, "demo: {}\n", r.error());
-    ::kill(sink, SIGTERM);
+    stop_sink();
     return 1;
   }
-  fmt::print("ringpost demo: {} shards, HTTP on 127.0.0.1:{}, smtp-sink on 127.0.0.1:{} as the route for {}\n",
-             cfg.shard_count(), engine.http_port(), sink_port, kDemoDomain);
+  fmt::print("ringpost demo: {} shards, HTTP on 127.0.0.1:{}, {} on {}:{} as the route for {}\n", cfg.shard_count(),
+             engine.http_port(), sink > 0 ? "smtp-sink" : "SMTP server", target.host, target.port, kDemoDomain);
 
   BlockingHttpClient http("127.0.0.1", engine.http_port());
   simdjson::dom::parser json;
@@ -162,8 +178,7 @@ int run_demo(Config cfg, const DemoOptions& opts) {
     if (resp) fmt::print("sample status: GET /v1/messages/{}\n{}\n", sample_id, resp->body);
   }
   engine.stop();
-  ::kill(sink, SIGTERM);
-  ::waitpid(sink, nullptr, 0);
+  stop_sink();
   if (delivered != opts.messages) {
     fmt::print(stderr, "demo: not every message was delivered\n");
     return 1;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "engine/config.h"
 
@@ -10,6 +11,7 @@ namespace ringpost::engine {
 
 struct DemoOptions {
   uint32_t messages = 10000;
+  std::string route;  // "host:port" of an SMTP server to use instead of starting smtp-sink
 };
 
 int run_demo(Config cfg, const DemoOptions& opts);

@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   ringpost::engine::DemoOptions demo;
   demo_cmd->add_option("--messages", demo.messages, "how many messages to submit")->check(CLI::Range(1, 1000000));
   demo_cmd->add_option("--config", config_path, "TOML config file to start from")->check(CLI::ExistingFile);
+  demo_cmd->add_option("--route", demo.route, "host:port of an SMTP server to deliver to instead of a new smtp-sink");
   CLI11_PARSE(app, argc, argv);
 
   if (*serve_cmd) return serve(config_path);
