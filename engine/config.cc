@@ -162,7 +162,17 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
       return tl::make_unexpected(r.error());
   }
   if (const toml::table* d = root["dns"].as_table()) {
-    if (auto r = rd.check_known(*d, "dns", {"servers"}); !r) return tl::make_unexpected(r.error());
+    if (auto r = rd.check_known(*d, "dns", {"servers", "timeout", "attempts", "min_ttl", "max_ttl", "negative_ttl", "prefer_ipv6"}); !r)
+      return tl::make_unexpected(r.error());
+    for (auto [key, field] : {std::pair{"timeout", &cfg.dns.timeout}, std::pair{"min_ttl", &cfg.dns.min_ttl},
+                              std::pair{"max_ttl", &cfg.dns.max_ttl}, std::pair{"negative_ttl", &cfg.dns.negative_ttl}})
+      if (auto r = rd.read_duration(*d, "dns", key, *field); !r) return tl::make_unexpected(r.error());
+    if (auto r = rd.read_uint(*d, "dns", "attempts", cfg.dns.attempts, 1, 10); !r) return tl::make_unexpected(r.error());
+    if (const toml::node* n = d->get("prefer_ipv6")) {
+      auto v = n->value<bool>();
+      if (!v) return tl::make_unexpected(fmt::format("{}: expected true or false", rd.where(*n, "dns.prefer_ipv6")));
+      cfg.dns.prefer_ipv6 = *v;
+    }
     if (const toml::node* n = d->get("servers")) {
       const toml::array* arr = n->as_array();
       if (!arr) return tl::make_unexpected(fmt::format("{}: expected an array of \"host:port\"", rd.where(*n, "dns.servers")));
@@ -170,7 +180,7 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
         auto s = item.value<std::string>();
         auto hp = s ? parse_host_port(*s) : tl::make_unexpected(std::string("expected a \"host:port\" string"));
         if (!hp) return tl::make_unexpected(fmt::format("{}: {}", rd.where(item, "dns.servers"), hp.error()));
-        cfg.dns_servers.push_back(*hp);
+        cfg.dns.servers.push_back(*hp);
       }
     }
   }

@@ -52,13 +52,23 @@ struct DeliveryPolicy {
   uint16_t mx_port = 25;
 };
 
+struct DnsConfig {
+  std::vector<HostPort> servers;  // empty = the system resolver (/etc/resolv.conf)
+  std::chrono::milliseconds timeout = std::chrono::seconds(2);  // per try (c-ares doubles it each round)
+  uint32_t attempts = 3;
+  std::chrono::milliseconds min_ttl = std::chrono::seconds(60);   // clamp for cached answers
+  std::chrono::milliseconds max_ttl = std::chrono::hours(1);
+  std::chrono::milliseconds negative_ttl = std::chrono::seconds(30);  // NXDOMAIN / null MX / no data
+  bool prefer_ipv6 = false;       // order of a host's addresses: IPv4 first unless set
+};
+
 struct Config {
   std::string http_listen = "127.0.0.1:8025";
   uint32_t threads = 0;  // 0 = one shard per core
   std::string spool_dir = "./var/spool";
   std::string hostname = "mta.example.test";
   std::size_t max_request_bytes = 10 * 1024 * 1024;
-  std::vector<HostPort> dns_servers;  // empty = the system resolver (/etc/resolv.conf)
+  DnsConfig dns;
   DeliveryPolicy defaults;
   std::map<std::string, DeliveryPolicy> domains;  // key: lower-case domain
 

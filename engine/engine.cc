@@ -24,6 +24,7 @@ tl::expected<void, std::string> Engine::start() {
   auto pending = front_->recover();
   if (!pending) return tl::make_unexpected(pending.error());
   if (*pending) spdlog::info("recovered {} undelivered recipients from {}", *pending, cfg_.spool_dir);
+  for (auto& s : shards_) s->set_peers(raw);
   for (auto& s : shards_) s->start();
   front_thread_ = std::thread([this] { front_->run(stop_); });
   spdlog::info("{} shards; HTTP on 127.0.0.1:{}", n, front_->port());

@@ -142,7 +142,7 @@ void Front::dispatch(const std::shared_ptr<const SpooledMessage>& msg, const std
   }
   for (auto& [domain, refs] : by_domain) {
     uint32_t s = shard_for_domain(domain, static_cast<uint32_t>(shards_.size()));
-    shards_[s]->inbox().push(DeliveryJob{msg, domain, std::move(refs)});
+    shards_[s]->inbox().push(ShardJob{DeliveryJob{msg, domain, std::move(refs)}, nullptr});
     shard_touched_[s] = true;
   }
   for (std::size_t s = 0; s < shards_.size(); ++s) {
@@ -189,17 +189,19 @@ tl::expected<std::size_t, std::string> Front::recover() {
 }
 
 std::string Front::stats_json() const {
-  uint64_t opened = 0, transactions = 0, queued = 0;
+  uint64_t opened = 0, transactions = 0, queued = 0, sites = 0, lookups = 0;
   for (Shard* s : shards_) {
+    sites += s->counters().sites.load(std::memory_order_relaxed);
+    lookups += s->counters().dns_lookups.load(std::memory_order_relaxed);
     opened += s->counters().connections_opened.load(std::memory_order_relaxed);
     transactions += s->counters().transactions.load(std::memory_order_relaxed);
     queued += s->counters().queued.load(std::memory_order_relaxed);
   }
   using S = queue::RecipientState;
   return fmt::format(
-      R"({{"messages":{},"recipients":{{"queued":{},"deferred":{},"delivered":{},"bounced":{},"expired":{}}},"connections_opened":{},"transactions":{},"shards":{}}})",
+      R"({{"messages":{},"recipients":{{"queued":{},"deferred":{},"delivered":{},"bounced":{},"expired":{}}},"connections_opened":{},"transactions":{},"sites":{},"dns_lookups":{},"shards":{}}})",
       status_.messages(), status_.count(S::queued), status_.count(S::deferred), status_.count(S::delivered),
-      status_.count(S::bounced), status_.count(S::expired), opened, transactions, shards_.size());
+      status_.count(S::bounced), status_.count(S::expired), opened, transactions, sites, lookups, shards_.size());
 }
 
 }  // namespace ringpost::engine

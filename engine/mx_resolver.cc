@@ -9,15 +9,13 @@
 #include <algorithm>
 #include <cstring>
 #include <random>
+#include <set>
 
 #include <fmt/format.h>
 
-#include "engine/destination.h"
+#include "engine/dns/dns_answer.h"
 
 namespace ringpost::engine {
-namespace {
-constexpr int64_t kCacheMs = 5 * 60 * 1000;
-}
 
 struct MxResolver::PollOp final : Completion {
   MxResolver* owner;
@@ -38,35 +36,38 @@ struct MxResolver::PollOp final : Completion {
     ares_process_fd(owner->channel_, r, w);
     in_flight = false;
     if (dead) delete this;
-    else owner->arm_poll(fd, events);
+    else owner->arm_poll(fd);
   }
+};
+
+struct MxResolver::Query {
+  Lookup* lookup;
+  std::size_t host;  // index into Lookup::hosts
+  int type;          // ns_t_a / ns_t_aaaa
 };
 
 struct MxResolver::Lookup {
   MxResolver* owner;
   std::string domain;
-  std::vector<Destination*> waiters;
-  std::vector<std::string> hosts;                // in preference order
-  std::vector<std::vector<Endpoint>> addresses;  // per host
-  std::size_t hosts_pending = 0;
-  struct HostQuery {
-    Lookup* lookup;
-    std::size_t index;
-  };
-  std::vector<std::unique_ptr<HostQuery>> host_queries;
-  smtp::Reply failure;
-  bool permanent = false;
+  std::vector<std::string> hosts;  // in the order to try them
+  std::vector<std::vector<Endpoint>> v4, v6;
+  std::vector<std::unique_ptr<Query>> queries;
+  std::size_t pending = 0;
+  uint32_t ttl = UINT32_MAX;
+  bool implicit = false;
 };
 
-MxResolver::MxResolver(Ring& ring, const Config& cfg) : ring_(ring), cfg_(cfg) {
+MxResolver::MxResolver(Ring& ring, const Config& cfg, Done done) : ring_(ring), cfg_(cfg), done_(std::move(done)) {
   ares_options opts{};
   opts.sock_state_cb = &MxResolver::on_sock_state;
   opts.sock_state_cb_data = this;
-  int rc = ares_init_options(&channel_, &opts, ARES_OPT_SOCK_STATE_CB);
+  opts.timeout = static_cast<int>(cfg.dns.timeout.count());
+  opts.tries = static_cast<int>(cfg.dns.attempts);
+  int rc = ares_init_options(&channel_, &opts, ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
   if (rc != ARES_SUCCESS) throw std::runtime_error(std::string("ares_init_options: ") + ares_strerror(rc));
-  if (!cfg.dns_servers.empty()) {
+  if (!cfg.dns.servers.empty()) {
     std::string csv;
-    for (const HostPort& hp : cfg.dns_servers) {
+    for (const HostPort& hp : cfg.dns.servers) {
       if (!csv.empty()) csv += ',';
       csv += hp.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", hp.host, hp.port)
                                                      : fmt::format("{}:{}", hp.host, hp.port);
@@ -82,8 +83,7 @@ MxResolver::~MxResolver() {
     if (!op->in_flight) delete op;
   }
   polls_.clear();
-  // Destroying the channel runs pending callbacks with ARES_EDESTRUCTION; lookups_ is empty so
-  // they find nothing to notify.
+  // Destroying the channel runs pending callbacks with ARES_EDESTRUCTION; they return at once.
   ares_destroy(channel_);
 }
 
@@ -107,13 +107,13 @@ void MxResolver::on_sock_state(void* data, ares_socket_t fd, int readable, int w
     op->fd = fd;
     op->events = events;
     self->polls_[fd] = op;
-    self->arm_poll(fd, events);
+    self->arm_poll(fd);
   } else {
     it->second->events = events;  // takes effect at the next re-arm
   }
 }
 
-void MxResolver::arm_poll(ares_socket_t fd, int events) {
+void MxResolver::arm_poll(ares_socket_t fd) {
   auto it = polls_.find(fd);
   if (it == polls_.end()) return;
   PollOp* op = it->second;
@@ -121,116 +121,155 @@ void MxResolver::arm_poll(ares_socket_t fd, int events) {
   io_uring_prep_poll_add(ring_.sqe(op), fd, op->events);
 }
 
-bool MxResolver::resolve(Destination& d, int64_t now) {
+int64_t MxResolver::clamp_ttl(uint32_t ttl_s) const {
+  int64_t ms = int64_t(ttl_s) * 1000;
+  ms = std::clamp<int64_t>(ms, cfg_.dns.min_ttl.count(), cfg_.dns.max_ttl.count());
+  return now_ + ms;
+}
+
+void MxResolver::lookup(const std::string& domain, int64_t now) {
   now_ = now;
-  const std::string& domain = d.domain();
-  if (auto c = cache_.find(domain); c != cache_.end()) {
-    if (c->second.expires_ms > now) {
-      d.set_endpoints(c->second.endpoints);
-      return true;
-    }
-    cache_.erase(c);
-  }
-  auto [it, fresh] = lookups_.try_emplace(domain);
-  if (!fresh) {
-    if (std::find(it->second->waiters.begin(), it->second->waiters.end(), &d) == it->second->waiters.end())
-      it->second->waiters.push_back(&d);
-    return false;
-  }
-  it->second = std::make_unique<Lookup>();
-  Lookup& l = *it->second;
-  l.owner = this;
-  l.domain = domain;
-  l.waiters.push_back(&d);
-  ares_query(channel_, domain.c_str(), ns_c_in, ns_t_mx, &MxResolver::on_mx, &l);
-  return false;
+  auto l = std::make_unique<Lookup>();
+  l->owner = this;
+  l->domain = domain;
+  Lookup* raw = l.get();
+  lookups_[domain] = std::move(l);
+  ares_query(channel_, domain.c_str(), ns_c_in, ns_t_mx, &MxResolver::on_mx, raw);
+}
+
+void MxResolver::fail(Lookup& l, smtp::Reply why, uint32_t ttl_s) {
+  Result r;
+  r.failure = std::move(why);
+  // Transient failures are remembered only briefly: the next retry should ask again.
+  r.expires_ms = r.failure.is_permanent() ? clamp_ttl(std::min<uint32_t>(ttl_s, cfg_.dns.negative_ttl.count() / 1000))
+                                          : now_ + cfg_.dns.min_ttl.count();
+  std::string domain = l.domain;
+  auto owned = std::move(lookups_[domain]);
+  lookups_.erase(domain);
+  done_(domain, std::move(r));
 }
 
 void MxResolver::on_mx(void* arg, int status, int, unsigned char* abuf, int alen) {
   if (status == ARES_EDESTRUCTION) return;
   auto& l = *static_cast<Lookup*>(arg);
   MxResolver* self = l.owner;
-  if (status == ARES_ENOTFOUND) {
-    l.failure = smtp::Reply{550, "5.1.2", fmt::format("domain {} does not exist (NXDOMAIN)", l.domain)};
-    l.permanent = true;
-    return self->finish(l);
+  dns::MxAnswer answer;
+  if (abuf && alen > 0) answer = dns::parse_mx_answer({abuf, static_cast<std::size_t>(alen)});
+  if (status == ARES_ENOTFOUND)
+    return self->fail(l, smtp::Reply{550, "5.1.2", fmt::format("domain {} does not exist (NXDOMAIN)", l.domain)}, answer.ttl);
+  if (status != ARES_SUCCESS && status != ARES_ENODATA)
+    return self->fail(l, smtp::Reply{451, "4.4.3", fmt::format("MX lookup for {} failed: {}", l.domain, ares_strerror(status))}, 0);
+  if (answer.null_mx())  // RFC 7505 §3: the domain accepts no mail
+    return self->fail(l, smtp::Reply{556, "5.1.10", fmt::format("domain {} accepts no mail (null MX)", l.domain)}, answer.ttl);
+
+  std::vector<dns::MxRecord> mx;
+  for (dns::MxRecord& r : answer.records) {
+    // RFC 5321 §5.1: an MX names a host, never an address literal; such records are unusable.
+    in6_addr probe;
+    if (r.host.empty() || inet_pton(AF_INET, r.host.c_str(), &probe) == 1 || inet_pton(AF_INET6, r.host.c_str(), &probe) == 1)
+      continue;
+    mx.push_back(std::move(r));
   }
-  if (status == ARES_ENODATA) {
-    l.hosts.push_back(l.domain);  // RFC 5321 §5.1: no MX → the domain itself is the implicit MX
-  } else if (status != ARES_SUCCESS) {
-    l.failure = smtp::Reply{451, "4.4.3", fmt::format("MX lookup for {} failed: {}", l.domain, ares_strerror(status))};
-    return self->finish(l);
+  if (answer.records.empty()) {
+    // RFC 5321 §5.1: no MX records → the domain itself is the implicit MX. (A CNAME to a name
+    // without MX also lands here: c-ares then reports success with no MX records.)
+    l.implicit = true;
+    l.hosts.push_back(l.domain);
+  } else if (mx.empty()) {
+    return self->fail(l, smtp::Reply{451, "4.4.4", fmt::format("the MX records of {} name no usable host", l.domain)}, 0);
   } else {
-    ares_mx_reply* mx = nullptr;
-    if (ares_parse_mx_reply(abuf, alen, &mx) != ARES_SUCCESS || !mx) {
-      l.hosts.push_back(l.domain);
-    } else {
-      std::vector<std::pair<unsigned short, std::string>> rows;
-      for (ares_mx_reply* m = mx; m; m = m->next) rows.emplace_back(m->priority, m->host ? m->host : "");
-      ares_free_data(mx);
-      // RFC 7505: a single MX of "." means the domain accepts no mail.
-      if (rows.size() == 1 && (rows[0].second.empty() || rows[0].second == ".")) {
-        l.failure = smtp::Reply{556, "5.1.10", fmt::format("domain {} accepts no mail (null MX)", l.domain)};
-        l.permanent = true;
-        return self->finish(l);
-      }
-      // Equal preferences are shuffled so load spreads over equal MXes (RFC 5321 §5.1).
-      static thread_local std::mt19937 rng{std::random_device{}()};
-      std::shuffle(rows.begin(), rows.end(), rng);
-      std::stable_sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.first < b.first; });
-      for (auto& r : rows) l.hosts.push_back(r.second);
-    }
+    // Equal preferences are shuffled so load spreads over equal MXes (RFC 5321 §5.1).
+    static thread_local std::mt19937 rng{std::random_device{}()};
+    std::shuffle(mx.begin(), mx.end(), rng);
+    std::stable_sort(mx.begin(), mx.end(), [](auto& a, auto& b) { return a.preference < b.preference; });
+    for (auto& r : mx)
+      if (std::find(l.hosts.begin(), l.hosts.end(), r.host) == l.hosts.end()) l.hosts.push_back(r.host);
+    l.ttl = answer.ttl;
   }
-  l.addresses.resize(l.hosts.size());
-  l.hosts_pending = l.hosts.size();
-  for (std::size_t i = 0; i < l.hosts.size(); ++i) {
-    l.host_queries.push_back(std::make_unique<Lookup::HostQuery>(Lookup::HostQuery{&l, i}));
-    ares_gethostbyname(self->channel_, l.hosts[i].c_str(), AF_INET, &MxResolver::on_host, l.host_queries.back().get());
-  }
+  self->resolve_hosts(l);
 }
 
-void MxResolver::on_host(void* arg, int status, int, hostent* host) {
+void MxResolver::resolve_hosts(Lookup& l) {
+  l.v4.assign(l.hosts.size(), {});
+  l.v6.assign(l.hosts.size(), {});
+  l.pending = l.hosts.size() * 2;
+  for (std::size_t i = 0; i < l.hosts.size(); ++i)
+    for (int type : {ns_t_a, ns_t_aaaa}) l.queries.push_back(std::make_unique<Query>(Query{&l, i, type}));
+  // c-ares may answer synchronously (e.g. a bad name), and the last answer frees the lookup:
+  // work from copies so nothing of l is touched after the final ares_query call.
+  std::vector<std::pair<std::string, Query*>> to_send;
+  for (auto& q : l.queries) to_send.emplace_back(l.hosts[q->host], q.get());
+  for (auto& [host, q] : to_send) ares_query(channel_, host.c_str(), ns_c_in, q->type, &MxResolver::on_address, q);
+}
+
+void MxResolver::on_address(void* arg, int status, int, unsigned char* abuf, int alen) {
   if (status == ARES_EDESTRUCTION) return;
-  auto* q = static_cast<Lookup::HostQuery*>(arg);
-  auto& l = *q->lookup;
+  auto* q = static_cast<Query*>(arg);
+  Lookup& l = *q->lookup;
   MxResolver* self = l.owner;
-  std::size_t i = q->index;
-  if (status == ARES_SUCCESS && host) {
-    for (char** a = host->h_addr_list; a && *a; ++a) {
+  if (status == ARES_SUCCESS && abuf && alen > 0) {
+    dns::AddressAnswer a = dns::parse_address_answer({abuf, static_cast<std::size_t>(alen)}, q->type);
+    uint16_t port = self->cfg_.policy_for(l.domain).mx_port;
+    const std::string& host = l.hosts[q->host];
+    for (const in_addr& addr : a.v4) {
       Endpoint ep;
       auto* v4 = reinterpret_cast<sockaddr_in*>(&ep.addr);
       v4->sin_family = AF_INET;
-      v4->sin_port = htons(self->cfg_.policy_for(l.domain).mx_port);
-      std::memcpy(&v4->sin_addr, *a, sizeof v4->sin_addr);
-      char text[INET_ADDRSTRLEN];
-      inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+      v4->sin_port = htons(port);
+      v4->sin_addr = addr;
       ep.len = sizeof(sockaddr_in);
-      // The MX target name, not the canonical name a CNAME led to: that is the name TLS
-      // verification (MTA-STS, RFC 8461 §4.1) checks the certificate against.
-      ep.host = i < l.hosts.size() ? l.hosts[i] : std::string(host->h_name ? host->h_name : "");
-      ep.label = fmt::format("{}[{}]:{}", ep.host, text, ntohs(v4->sin_port));
-      if (i < l.addresses.size()) l.addresses[i].push_back(std::move(ep));
+      char text[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, &addr, text, sizeof text);
+      // The MX target name, not a CNAME's canonical name: that is the name TLS verification
+      // (MTA-STS, RFC 8461 §4.1) checks the certificate against.
+      ep.host = host;
+      ep.label = fmt::format("{}[{}]:{}", host, text, port);
+      l.v4[q->host].push_back(std::move(ep));
     }
+    for (const in6_addr& addr : a.v6) {
+      Endpoint ep;
+      auto* v6 = reinterpret_cast<sockaddr_in6*>(&ep.addr);
+      v6->sin6_family = AF_INET6;
+      v6->sin6_port = htons(port);
+      v6->sin6_addr = addr;
+      ep.len = sizeof(sockaddr_in6);
+      char text[INET6_ADDRSTRLEN];
+      inet_ntop(AF_INET6, &addr, text, sizeof text);
+      ep.host = host;
+      ep.label = fmt::format("{}[{}]:{}", host, text, port);
+      l.v6[q->host].push_back(std::move(ep));
+    }
+    if (!a.v4.empty() || !a.v6.empty()) l.ttl = std::min(l.ttl, a.ttl);
   }
-  if (--l.hosts_pending == 0) {
-    bool any = std::any_of(l.addresses.begin(), l.addresses.end(), [](auto& v) { return !v.empty(); });
-    if (!any) l.failure = smtp::Reply{451, "4.4.4", fmt::format("no address found for the MX hosts of {}", l.domain)};
-    self->finish(l);
-  }
+  if (--l.pending == 0) self->finish(l);
 }
 
 void MxResolver::finish(Lookup& l) {
-  std::vector<Endpoint> eps;
-  for (auto& v : l.addresses)
-    for (auto& e : v) eps.push_back(e);
-  auto owned = std::move(lookups_[l.domain]);
-  lookups_.erase(l.domain);
-  if (!eps.empty()) {
-    cache_[l.domain] = CacheEntry{eps, now_ + kCacheMs};
-    for (Destination* d : l.waiters) d->set_endpoints(eps);
-  } else {
-    for (Destination* d : l.waiters) d->fail_route(l.failure, now_);
+  auto route = std::make_shared<Route>();
+  bool v6_first = cfg_.dns.prefer_ipv6;
+  for (std::size_t i = 0; i < l.hosts.size(); ++i) {
+    auto& first = v6_first ? l.v6[i] : l.v4[i];
+    auto& second = v6_first ? l.v4[i] : l.v6[i];
+    for (auto& e : first) route->endpoints.push_back(e);
+    for (auto& e : second) route->endpoints.push_back(e);
   }
+  if (route->endpoints.empty())
+    return fail(l, smtp::Reply{451, "4.4.4", fmt::format("no address found for the mail hosts of {}", l.domain)}, 0);
+  // The site key is the sorted host set: domains with the same MX hosts share a pool.
+  std::set<std::string> sorted(l.hosts.begin(), l.hosts.end());
+  route->site = "mx:";
+  for (const std::string& h : sorted) {
+    if (route->site.size() > 3) route->site += ',';
+    route->site += h;
+  }
+  route->expires_ms = clamp_ttl(l.ttl == UINT32_MAX ? 0 : l.ttl);
+  Result r;
+  r.expires_ms = route->expires_ms;
+  r.route = std::move(route);
+  std::string domain = l.domain;
+  auto owned = std::move(lookups_[domain]);
+  lookups_.erase(domain);
+  done_(domain, std::move(r));
 }
 
 void MxResolver::tick(int64_t now) {

@@ -1,42 +1,61 @@
 // See shard.h. The loop shape is liburing's: submit and wait once, dispatch every completion,
-// then do the bookkeeping that completions made necessary (new jobs, pumping the destinations
-// they touched, timers, events out). Timers are a 50 ms tick rather than one io_uring timeout
-// per connection: SMTP deadlines are seconds to minutes, and a scan per tick is cheaper than
+// then do the bookkeeping that completions made necessary (new jobs, pumping the sites they
+// touched, timers, events out). Timers are a 50 ms tick rather than one io_uring timeout per
+// connection: SMTP deadlines are seconds to minutes, and a scan per tick is cheaper than
 // arming and cancelling a timeout SQE around every command.
 #include "engine/shard.h"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "engine/clock.h"
+#include "engine/mx_resolver.h"
 #include "engine/tls/client_context.h"
 #include "engine/tls/session_cache.h"
-#include "engine/mx_resolver.h"
 
 namespace ringpost::engine {
 namespace {
 constexpr int kTickMs = 50;
 }
 
-uint32_t shard_for_domain(const std::string& domain, uint32_t shard_count) {
+uint32_t shard_for_domain(const std::string& key, uint32_t shard_count) {
   // FNV-1a: stable across runs and builds, unlike std::hash, so a restart maps the same way.
   uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : domain) {
+  for (unsigned char c : key) {
     h ^= c;
     h *= 1099511628211ull;
   }
   return static_cast<uint32_t>(h % shard_count);
 }
 
-Shard::Shard(uint32_t index, const Config& cfg, Mailbox<DeliveryEvent>& events)
-    : index_(index), cfg_(cfg), events_(events) {}
-
 struct Shard::TlsState {
   std::optional<tls::ClientContext> ctx;
   tls::SessionCache sessions;
-  std::string error;
 };
 
+Shard::Shard(uint32_t index, const Config& cfg, Mailbox<DeliveryEvent>& events)
+    : index_(index), cfg_(cfg), events_(events) {
+  has_named_routes_ = std::any_of(cfg_.domains.begin(), cfg_.domains.end(), [](const auto& d) {
+    in6_addr probe;
+    const auto& r = d.second.route;
+    return r && inet_pton(AF_INET, r->host.c_str(), &probe) != 1 && inet_pton(AF_INET6, r->host.c_str(), &probe) != 1;
+  });
+}
+
 Shard::~Shard() { join(); }
+
+void Shard::start() {
+  peer_touched_.assign(peers_.size(), false);
+  thread_ = std::thread([this] { run(); });
+}
+
+void Shard::join() {
+  if (thread_.joinable()) thread_.join();
+}
 
 TlsProfile Shard::tls_profile(const DeliveryPolicy& p) {
   bool verify = p.tls == TlsPolicy::verify;
@@ -54,55 +73,174 @@ TlsProfile Shard::tls_profile(const DeliveryPolicy& p) {
   return TlsProfile{st.ctx->get(), &st.sessions, verify};
 }
 
-void Shard::start() { thread_ = std::thread([this] { run(); }); }
-
-void Shard::join() {
-  if (thread_.joinable()) thread_.join();
-}
-
 void Shard::run() {
   // The ring is created on this thread: IORING_SETUP_SINGLE_ISSUER binds it to its submitter.
   ring_ = std::make_unique<Ring>();
-  resolver_ = std::make_unique<MxResolver>(*ring_, cfg_);
+  resolver_ = std::make_unique<MxResolver>(*ring_, cfg_, [this](const std::string& domain, MxResolver::Result r) {
+    on_resolved(domain, std::move(r.route), std::move(r.failure), r.expires_ms);
+  });
   inbox_.arm(*ring_);
   while (!stop_.load(std::memory_order_relaxed)) {
     ring_->run_once(kTickMs);
     now_ = now_ms();
     accept_jobs();
     if (now_ >= next_tick_ms_) tick();
-    // Pumping can mark destinations dirty again (a connect that fails at once); those wait
-    // for the next iteration rather than invalidating this walk.
-    std::vector<Destination*> dirty(dirty_.begin(), dirty_.end());
+    // Pumping can mark sites dirty again (a connect that fails at once); those wait for the
+    // next iteration rather than invalidating this walk.
+    std::vector<Site*> dirty(dirty_.begin(), dirty_.end());
     dirty_.clear();
-    for (Destination* d : dirty) {
-      d->pump(now_);
-      d->reap();
+    for (Site* s : dirty) {
+      s->pump(now_);
+      s->reap();
+    }
+    for (std::size_t i = 0; i < peers_.size(); ++i) {
+      if (!peer_touched_[i]) continue;
+      peer_touched_[i] = false;
+      peers_[i]->inbox().notify();
     }
     flush_events();
   }
   // Best effort on stop: close sockets; undelivered mail is in the spool for the next start.
-  for (auto& [name, d] : destinations_) d->tick(INT64_MAX);
-  destinations_.clear();
+  for (auto& [key, s] : sites_) s->tick(INT64_MAX);
+  sites_.clear();
   tls_states_.clear();
   resolver_.reset();
   ring_.reset();
 }
 
-Destination& Shard::destination_for(const std::string& domain) {
-  auto it = destinations_.find(domain);
-  if (it == destinations_.end())
-    it = destinations_.emplace(domain, std::make_unique<Destination>(*this, domain, cfg_.policy_for(domain))).first;
+Site& Shard::site_for(const RoutePtr& route, const std::string& domain) {
+  auto it = sites_.find(route->site);
+  if (it == sites_.end()) {
+    it = sites_.emplace(route->site, std::make_unique<Site>(*this, route, cfg_.policy_for(domain))).first;
+    counters_.sites.store(sites_.size(), std::memory_order_relaxed);
+  } else {
+    it->second->update_route(route);
+  }
   return *it->second;
 }
 
 void Shard::accept_jobs() {
   incoming_.clear();
   if (!inbox_.drain(incoming_)) return;
-  for (DeliveryJob& job : incoming_) {
-    Destination& d = destination_for(job.domain);
-    d.enqueue(Delivery{std::move(job.msg), std::move(job.recipients)});
-    mark_dirty(d);
+  for (ShardJob& j : incoming_) {
+    Delivery d{std::move(j.job.msg), std::move(j.job.recipients)};
+    if (j.route) {
+      Site& s = site_for(j.route, j.job.domain);  // routed by a peer: the site is ours
+      s.enqueue(std::move(d));
+      mark_dirty(s);
+    } else {
+      route(j.job.domain, std::move(d));
+    }
   }
+}
+
+RoutePtr Shard::static_route(const std::string& domain, const DeliveryPolicy& p) const {
+  std::string host;
+  uint16_t port = p.mx_port;
+  std::string kind;
+  if (p.route) {
+    host = p.route->host;
+    port = p.route->port;
+    kind = "route:";
+  } else if (domain.size() > 2 && domain.front() == '[' && domain.back() == ']') {
+    host = domain.substr(1, domain.size() - 2);  // address literal, RFC 5321 §4.1.3
+    if (host.rfind("IPv6:", 0) == 0 || host.rfind("ipv6:", 0) == 0) host = host.substr(5);
+    kind = "literal:";
+  } else {
+    return nullptr;
+  }
+  std::string ip = host == "localhost" ? "127.0.0.1" : host;
+  Endpoint ep;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ep.addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ep.addr);
+  if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    ep.len = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    ep.len = sizeof(sockaddr_in6);
+  } else {
+    return nullptr;  // a host name: resolved like an implicit MX
+  }
+  ep.host = host;
+  ep.label = fmt::format("{}:{}", host, port);
+  auto r = std::make_shared<Route>();
+  r->site = kind + ep.label;
+  r->endpoints.push_back(std::move(ep));
+  r->expires_ms = INT64_MAX;
+  return r;
+}
+
+void Shard::route(const std::string& domain, Delivery d) {
+  RouteEntry& e = routes_[domain];
+  if (!e.pending && (e.route || e.failure.code) && e.expires_ms > now_) return dispatch(domain, std::move(d), e);
+  if (!e.pending) {
+    const DeliveryPolicy& p = cfg_.policy_for(domain);
+    if (RoutePtr r = static_route(domain, p)) {
+      e.route = std::move(r);
+      e.failure = {};
+      e.expires_ms = INT64_MAX;
+      return dispatch(domain, std::move(d), e);
+    }
+    e.pending = true;
+    counters_.dns_lookups.fetch_add(1, std::memory_order_relaxed);
+    // A route to a host name is looked up like an implicit MX of that name.
+    resolver_->lookup(p.route ? p.route->host : domain, now_);
+  }
+  e.waiting.push_back(std::move(d));
+}
+
+void Shard::on_resolved(const std::string& name, RoutePtr route, smtp::Reply failure, int64_t expires_ms) {
+  // The lookup was for a domain, or for a static route's host name (only then can several
+  // domains wait on one answer, and only then is a walk over every domain needed).
+  std::vector<std::string> domains;
+  if (auto it = routes_.find(name); it != routes_.end() && it->second.pending) domains.push_back(name);
+  if (has_named_routes_)
+    for (auto& [domain, e] : routes_) {
+      const DeliveryPolicy& p = cfg_.policy_for(domain);
+      if (e.pending && p.route && p.route->host == name && domain != name) domains.push_back(domain);
+    }
+  for (const std::string& domain : domains) {
+    RouteEntry& e = routes_[domain];
+    const DeliveryPolicy& p = cfg_.policy_for(domain);
+    e.pending = false;
+    e.route = route;
+    if (route && p.route) {
+      // A named static route: the resolved addresses, on the route's port.
+      auto r = std::make_shared<Route>(*route);
+      r->site = fmt::format("route:{}:{}", p.route->host, p.route->port);
+      for (Endpoint& ep : r->endpoints) reinterpret_cast<sockaddr_in*>(&ep.addr)->sin_port = htons(p.route->port);
+      e.route = std::move(r);
+    }
+    e.failure = failure;
+    e.expires_ms = expires_ms;
+    std::vector<Delivery> waiting = std::move(e.waiting);
+    e.waiting.clear();
+    for (Delivery& d : waiting) dispatch(domain, std::move(d), e);
+  }
+}
+
+void Shard::dispatch(const std::string& domain, Delivery d, const RouteEntry& e) {
+  if (!e.route) {
+    if (e.failure.is_permanent()) {
+      for (const RecipientRef& r : d.recipients)
+        report(d.msg, r.index, queue::RecipientState::bounced, r.attempts + 1, e.failure);
+    } else {
+      defer(std::move(d), e.failure, cfg_.policy_for(domain));
+    }
+    return;
+  }
+  uint32_t owner = shard_for_domain(e.route->site, static_cast<uint32_t>(peers_.size()));
+  if (owner == index_ || peers_.empty()) {
+    Site& s = site_for(e.route, domain);
+    s.enqueue(std::move(d));
+    mark_dirty(s);
+    return;
+  }
+  peers_[owner]->inbox().push(ShardJob{DeliveryJob{std::move(d.msg), domain, std::move(d.recipients)}, e.route});
+  peer_touched_[owner] = true;
 }
 
 void Shard::tick() {
@@ -110,17 +248,18 @@ void Shard::tick() {
   while (!retries_.empty() && retries_.top().at_ms <= now_) {
     // priority_queue::top() is const; the element is popped right after, so moving is safe.
     Retry& r = const_cast<Retry&>(retries_.top());
-    Destination& d = destination_for(r.domain);
-    d.enqueue(std::move(r.delivery));
+    std::string domain = std::move(r.domain);
+    Delivery d = std::move(r.delivery);
     retries_.pop();
-    mark_dirty(d);
+    route(domain, std::move(d));
   }
   resolver_->tick(now_);
   std::size_t queued = retries_.size();
-  for (auto& [name, d] : destinations_) {
-    d->tick(now_);
-    queued += d->queued();
-    mark_dirty(*d);
+  for (auto& [domain, e] : routes_) queued += e.waiting.size();
+  for (auto& [key, s] : sites_) {
+    s->tick(now_);
+    queued += s->queued();
+    mark_dirty(*s);
   }
   counters_.queued.store(queued, std::memory_order_relaxed);
 }
@@ -135,7 +274,23 @@ void Shard::schedule_retry(Delivery d, int64_t at_ms) {
   retries_.push(Retry{at_ms, std::move(domain), std::move(d)});
 }
 
-bool Shard::resolve_mx(Destination& d, int64_t now) { return resolver_->resolve(d, now); }
+void Shard::defer(Delivery d, const smtp::Reply& why, const DeliveryPolicy& policy) {
+  queue::RetryPolicy retry(policy.retry, policy.max_age);
+  Delivery again{d.msg, {}};
+  int64_t again_at = 0;
+  for (const RecipientRef& r : d.recipients) {
+    uint32_t attempts = r.attempts + 1;
+    auto at = retry.next_attempt_at_ms(attempts, d.msg->created_at_ms, now_);
+    if (!at) {
+      report(d.msg, r.index, queue::RecipientState::expired, attempts, why);
+    } else {
+      report(d.msg, r.index, queue::RecipientState::deferred, attempts, why);
+      again.recipients.push_back({r.index, attempts});
+      again_at = *at;
+    }
+  }
+  if (!again.recipients.empty()) schedule_retry(std::move(again), again_at);
+}
 
 void Shard::flush_events() {
   if (outgoing_.empty()) return;

@@ -1,7 +1,9 @@
-// One delivery shard: a thread with its own io_uring ring that owns every destination (and so
-// every SMTP connection, queue and retry timer) whose domain hashes to it. Jobs arrive through
-// its inbox; recipient state changes leave through the front's event mailbox. Nothing here is
-// shared with another thread except the two mailboxes and the relaxed counters.
+// One delivery shard: a thread with its own io_uring ring. It routes the domains that hash to it
+// (static route, address literal or MX lookup) and owns the sites (connection pools, queues,
+// retry timers) whose site key hashes to it; a delivery whose site lives elsewhere is handed to
+// that shard with its route. Jobs arrive through its inbox; recipient state changes leave
+// through the front's event mailbox. Nothing here is shared with another thread except the
+// mailboxes and the relaxed counters.
 #pragma once
 
 #include <atomic>
@@ -16,9 +18,10 @@
 
 #include "engine/config.h"
 #include "engine/delivery_job.h"
-#include "engine/destination.h"
 #include "engine/mailbox.h"
 #include "engine/ring.h"
+#include "engine/route.h"
+#include "engine/site.h"
 
 namespace ringpost::engine {
 
@@ -28,7 +31,15 @@ class MxResolver;
 struct ShardCounters {
   std::atomic<uint64_t> connections_opened{0};
   std::atomic<uint64_t> transactions{0};
-  std::atomic<uint64_t> queued{0};  // deliveries waiting in destination queues or for a retry
+  std::atomic<uint64_t> queued{0};  // deliveries waiting in site queues, for a route or a retry
+  std::atomic<uint64_t> sites{0};
+  std::atomic<uint64_t> dns_lookups{0};
+};
+
+// Front → shard, and shard → shard once the route is known (then `route` is set).
+struct ShardJob {
+  DeliveryJob job;
+  RoutePtr route;
 };
 
 class Shard {
@@ -36,62 +47,80 @@ class Shard {
   Shard(uint32_t index, const Config& cfg, Mailbox<DeliveryEvent>& events);
   ~Shard();
 
+  // All shards, for handing deliveries to the shard that owns their site. Before start().
+  void set_peers(std::vector<Shard*> peers) { peers_ = std::move(peers); }
   void start();
   void request_stop() { stop_.store(true, std::memory_order_relaxed); }
   void join();
 
-  Mailbox<DeliveryJob>& inbox() { return inbox_; }
+  Mailbox<ShardJob>& inbox() { return inbox_; }
   ShardCounters& counters() { return counters_; }
 
-  // For destinations and connections, on the shard thread only.
+  // For sites and connections, on the shard thread only.
   Ring& ring() { return *ring_; }
   int64_t now() const { return now_; }
   const std::string& hostname() const { return cfg_.hostname; }
   void report(const std::shared_ptr<const SpooledMessage>& msg, uint32_t rcpt, queue::RecipientState state,
               uint32_t attempts, const smtp::Reply& reply);
   void schedule_retry(Delivery d, int64_t at_ms);
-  void mark_dirty(Destination& d) { dirty_.insert(&d); }
-  // Starts (or joins) an MX lookup for d; returns true when endpoints are already known.
-  bool resolve_mx(Destination& d, int64_t now);
+  // Counts an attempt for every recipient of d and retries or expires them by policy.
+  void defer(Delivery d, const smtp::Reply& why, const DeliveryPolicy& policy);
+  void mark_dirty(Site& s) { dirty_.insert(&s); }
   // The TLS context and session cache for a policy's verification settings, made on first use.
   TlsProfile tls_profile(const DeliveryPolicy& p);
 
  private:
-  void run();
-  void accept_jobs();
-  void tick();
-  void flush_events();
-  Destination& destination_for(const std::string& domain);
-
+  struct RouteEntry {
+    RoutePtr route;
+    smtp::Reply failure;
+    int64_t expires_ms = 0;
+    bool pending = false;
+    std::vector<Delivery> waiting;
+  };
   struct Retry {
     int64_t at_ms;
     std::string domain;
     Delivery delivery;
     bool operator>(const Retry& o) const { return at_ms > o.at_ms; }
   };
+  struct TlsState;
+
+  void run();
+  void accept_jobs();
+  void tick();
+  void flush_events();
+  // Sends d on its way: cached route → its site (here or on the owning shard); else a lookup.
+  void route(const std::string& domain, Delivery d);
+  void dispatch(const std::string& domain, Delivery d, const RouteEntry& e);
+  void on_resolved(const std::string& domain, RoutePtr route, smtp::Reply failure, int64_t expires_ms);
+  RoutePtr static_route(const std::string& domain, const DeliveryPolicy& p) const;
+  Site& site_for(const RoutePtr& route, const std::string& domain);
 
   uint32_t index_;
   const Config& cfg_;
   Mailbox<DeliveryEvent>& events_;
-  Mailbox<DeliveryJob> inbox_;
+  Mailbox<ShardJob> inbox_;
+  std::vector<Shard*> peers_;
+  std::vector<bool> peer_touched_;
   ShardCounters counters_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::unique_ptr<Ring> ring_;
   std::unique_ptr<MxResolver> resolver_;
-  struct TlsState;
   std::map<std::pair<bool, std::string>, std::unique_ptr<TlsState>> tls_states_;
+  bool has_named_routes_ = false;  // a static route names a host to look up
   int64_t now_ = 0;
   int64_t next_tick_ms_ = 0;
-  std::unordered_map<std::string, std::unique_ptr<Destination>> destinations_;
-  std::unordered_set<Destination*> dirty_;
+  std::unordered_map<std::string, RouteEntry> routes_;  // by domain
+  std::unordered_map<std::string, std::unique_ptr<Site>> sites_;  // by site key
+  std::unordered_set<Site*> dirty_;
   std::priority_queue<Retry, std::vector<Retry>, std::greater<>> retries_;
-  std::vector<DeliveryJob> incoming_;
+  std::vector<ShardJob> incoming_;
   std::vector<DeliveryEvent> outgoing_;
 };
 
-// Which shard owns a domain. Stable for a given shard count, so one domain's connections,
-// limits and queue always live on one thread.
-uint32_t shard_for_domain(const std::string& domain, uint32_t shard_count);
+// Which shard owns a key (a domain for routing, a site key for its pool). Stable for a given
+// shard count, so a domain's routing and a site's connections and limits live on one thread.
+uint32_t shard_for_domain(const std::string& key, uint32_t shard_count);
 
 }  // namespace ringpost::engine

@@ -1,5 +1,5 @@
 // See smtp_connection.h. Every completion ends in after_io(): write what the session queued,
-// re-arm the phase deadline, then tell the destination, which collects results and hands out
+// re-arm the phase deadline, then tell the site, which collects results and hands out
 // the next message. Keeping that one exit point means no path can forget to flush or report.
 #include "engine/smtp_connection.h"
 
@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "engine/destination.h"
+#include "engine/site.h"
 #include "engine/tls/session_cache.h"
 
 namespace ringpost::engine {
@@ -34,10 +34,10 @@ int64_t phase_timeout_ms(const SmtpTimeouts& t, smtp::Phase p) {
 
 }  // namespace
 
-SmtpConnection::SmtpConnection(Ring& ring, Destination& dest, Endpoint endpoint, smtp::SessionConfig cfg,
+SmtpConnection::SmtpConnection(Ring& ring, Site& site, Endpoint endpoint, smtp::SessionConfig cfg,
                                const SmtpTimeouts& t, int64_t idle_ms, TlsProfile tls)
     : ring_(ring),
-      dest_(dest),
+      site_(site),
       endpoint_(std::move(endpoint)),
       session_(std::move(cfg)),
       timeouts_(t),
@@ -54,7 +54,7 @@ void SmtpConnection::start(int64_t now) {
   if (fd_ < 0) {
     failure_ = smtp::Reply{451, "4.4.0", fmt::format("socket(): {}", std::strerror(errno))};
     closing_ = true;
-    dest_.on_connection_event(*this);
+    site_.on_connection_event(*this);
     return;
   }
   int one = 1;
@@ -255,7 +255,7 @@ void SmtpConnection::update_deadline() {
     return;
   }
   smtp::Phase p = session_.awaiting();
-  if (p == smtp::Phase::none) return;  // idle: the destination calls mark_idle()
+  if (p == smtp::Phase::none) return;  // idle: the site calls mark_idle()
   deadline_ms_ = now_ms_ + phase_timeout_ms(timeouts_, p);
 }
 
@@ -268,7 +268,7 @@ void SmtpConnection::after_io() {
   if (!closing_ && !session_.wants_close() && (session_.state() == smtp::SessionState::failed))
     close();
   update_deadline();
-  dest_.on_connection_event(*this);
+  site_.on_connection_event(*this);
 }
 
 void SmtpConnection::send(Delivery d, int64_t now) {
@@ -300,7 +300,7 @@ void SmtpConnection::tick(int64_t now) {
     if (!connected_) failure_ = smtp::Reply{451, "4.4.1", fmt::format("connect to {} timed out", endpoint_.label)};
     session_.on_timeout();
     close();
-    dest_.on_connection_event(*this);
+    site_.on_connection_event(*this);
     return;
   }
   if (ready() && !deadline_ms_ && now - idle_since_ms_ >= idle_ms_) quit(now);

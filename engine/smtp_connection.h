@@ -47,11 +47,11 @@ struct TlsProfile {
   bool verify = false;
 };
 
-class Destination;
+class Site;
 
 class SmtpConnection {
  public:
-  SmtpConnection(Ring& ring, Destination& dest, Endpoint endpoint, smtp::SessionConfig cfg, const SmtpTimeouts& t,
+  SmtpConnection(Ring& ring, Site& site, Endpoint endpoint, smtp::SessionConfig cfg, const SmtpTimeouts& t,
                  int64_t idle_ms, TlsProfile tls);
   ~SmtpConnection();
 
@@ -73,11 +73,11 @@ class SmtpConnection {
   bool idle() const { return pending_ops_ == 0; }
   bool ever_ready() const { return ever_ready_; }
   // The STARTTLS handshake failed (not the server's refusal of STARTTLS): for the
-  // opportunistic policy the destination retries this endpoint in plain text.
+  // opportunistic policy the site retries this endpoint in plain text.
   bool tls_handshake_failed() const { return tls_handshake_failed_; }
   bool tls_active() const { return session_.tls_active(); }
   uint32_t transactions() const { return transactions_; }
-  Destination& destination() { return dest_; }
+  Site& site() { return site_; }
   const Endpoint& endpoint() const { return endpoint_; }
   smtp::ClientSession& session() { return session_; }
   // The in-flight delivery, handed back with the session's results.
@@ -112,7 +112,7 @@ class SmtpConnection {
   void update_deadline();
 
   Ring& ring_;
-  Destination& dest_;
+  Site& site_;
   Endpoint endpoint_;
   smtp::ClientSession session_;
   const SmtpTimeouts& timeouts_;

@@ -44,7 +44,7 @@ TEST(Config, EmptyTextYieldsEmbeddedDefaults) {
   EXPECT_EQ(c.spool_dir, "./var/spool");
   EXPECT_EQ(c.hostname, "mta.example.test");
   EXPECT_EQ(c.max_request_bytes, 10u * 1024 * 1024);
-  EXPECT_TRUE(c.dns_servers.empty());
+  EXPECT_TRUE(c.dns.servers.empty());
   EXPECT_TRUE(c.domains.empty());
   const DeliveryPolicy& d = c.defaults;
   EXPECT_EQ(d.max_connections, 20u);
@@ -110,11 +110,11 @@ TEST(Config, EveryKeyOfTheReadmeExampleParses) {
   EXPECT_EQ(c.hostname, "mta.ringpost.test");
   EXPECT_EQ(c.max_request_bytes, 2097152u);
 
-  ASSERT_EQ(c.dns_servers.size(), 2u);
-  EXPECT_EQ(c.dns_servers[0].host, "127.0.0.1");
-  EXPECT_EQ(c.dns_servers[0].port, 5353);
-  EXPECT_EQ(c.dns_servers[1].host, "::1");
-  EXPECT_EQ(c.dns_servers[1].port, 53);
+  ASSERT_EQ(c.dns.servers.size(), 2u);
+  EXPECT_EQ(c.dns.servers[0].host, "127.0.0.1");
+  EXPECT_EQ(c.dns.servers[0].port, 5353);
+  EXPECT_EQ(c.dns.servers[1].host, "::1");
+  EXPECT_EQ(c.dns.servers[1].port, 53);
 
   const DeliveryPolicy& d = c.defaults;
   EXPECT_EQ(d.max_connections, 7u);

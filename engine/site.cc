@@ -1,10 +1,11 @@
-// See destination.h. Failure scope follows Postfix's qmgr: a recipient's own reply affects only
-// that recipient; a connection that never got as far as EHLO while no sibling connection works
-// is a site failure, and the whole queue for the site is deferred instead of being retried
-// connection by connection.
-#include "engine/destination.h"
+// See site.h. Failure scope follows Postfix's qmgr: a recipient's own reply affects only that
+// recipient; a connection that fails before EHLO marks its endpoint down and the next endpoint
+// (next MX by preference, next address) is tried at once; only when every endpoint is down and
+// no sibling connection works is it a site failure, and the whole queue is deferred instead of
+// being retried connection by connection.
+#include "engine/site.h"
 
-#include <arpa/inet.h>
+#include <algorithm>
 
 #include <fmt/format.h>
 
@@ -17,69 +18,30 @@ namespace {
 constexpr std::size_t kQueuedPerNewConnection = 10;
 }  // namespace
 
-Destination::Destination(Shard& shard, std::string domain, const DeliveryPolicy& policy)
-    : shard_(shard), domain_(std::move(domain)), policy_(policy), retry_(policy.retry, policy.max_age) {}
-
-bool Destination::resolve_route(int64_t now) {
-  if (!endpoints_.empty()) return true;
-  std::string host;
-  uint16_t port = policy_.mx_port;
-  if (policy_.route) {
-    host = policy_.route->host;
-    port = policy_.route->port;
-  } else if (domain_.size() > 2 && domain_.front() == '[' && domain_.back() == ']') {
-    host = domain_.substr(1, domain_.size() - 2);  // address literal, RFC 5321 §4.1.3
-    if (host.rfind("IPv6:", 0) == 0 || host.rfind("ipv6:", 0) == 0) host = host.substr(5);
-  } else {
-    return shard_.resolve_mx(*this, now);
-  }
-  if (host == "localhost") host = "127.0.0.1";
-  Endpoint ep;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&ep.addr);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ep.addr);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    ep.len = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    ep.len = sizeof(sockaddr_in6);
-  } else {
-    return shard_.resolve_mx(*this, now);
-  }
-  ep.host = policy_.route ? policy_.route->host : host;
-  ep.label = fmt::format("{}:{}", host, port);
-  endpoints_.push_back(std::move(ep));
-  return true;
+Site::Site(Shard& shard, RoutePtr route, const DeliveryPolicy& policy)
+    : shard_(shard), route_(std::move(route)), policy_(policy), retry_(policy.retry, policy.max_age) {
+  down_until_.assign(route_->endpoints.size(), 0);
 }
 
-void Destination::set_endpoints(std::vector<Endpoint> eps) {
-  endpoints_ = std::move(eps);
-  shard_.mark_dirty(*this);
+void Site::update_route(RoutePtr route) {
+  if (route == route_) return;
+  route_ = std::move(route);
+  down_until_.assign(route_->endpoints.size(), 0);
 }
 
-void Destination::fail_route(const smtp::Reply& why, int64_t now) {
-  if (why.is_permanent()) {
-    while (!queue_.empty()) {
-      Delivery d = std::move(queue_.front());
-      queue_.pop_front();
-      for (const RecipientRef& r : d.recipients)
-        shard_.report(d.msg, r.index, queue::RecipientState::bounced, r.attempts + 1, why);
-    }
-  } else {
-    defer_queue(why, now);
-  }
+const Endpoint* Site::pick_endpoint(int64_t now) const {
+  for (std::size_t i = 0; i < route_->endpoints.size(); ++i)
+    if (down_until_[i] <= now) return &route_->endpoints[i];
+  return nullptr;
 }
 
-void Destination::pump(int64_t now) {
+void Site::pump(int64_t now) {
   if (queue_.empty()) return;
-  if (!resolve_route(now)) return;
   for (auto& c : conns_) {
     if (queue_.empty()) break;
     if (c->ready()) feed(*c, now);
   }
-  if (queue_.empty() || now < backoff_until_ms_) return;
+  if (queue_.empty()) return;
   std::size_t live = 0, opening = 0;
   for (auto& c : conns_) {
     if (c->closed()) continue;
@@ -87,14 +49,20 @@ void Destination::pump(int64_t now) {
     if (!c->ever_ready()) ++opening;
   }
   while (live < policy_.max_connections && opening * kQueuedPerNewConnection < queue_.size()) {
-    open_connection(now);
+    const Endpoint* ep = pick_endpoint(now);
+    if (!ep) {
+      // Every endpoint failed within this attempt: a site failure, unless a connection that
+      // already works is still carrying mail.
+      if (live == 0) defer_queue(last_failure_, now);
+      return;
+    }
+    open_connection(*ep, now);
     ++live;
     ++opening;
   }
 }
 
-void Destination::open_connection(int64_t now) {
-  const Endpoint& ep = endpoints_[next_endpoint_++ % endpoints_.size()];
+void Site::open_connection(const Endpoint& ep, int64_t now) {
   smtp::SessionConfig cfg;
   cfg.ehlo_name = shard_.hostname();
   cfg.use_chunking = policy_.chunking;
@@ -116,36 +84,36 @@ void Destination::open_connection(int64_t now) {
   conns_.back()->start(now);
 }
 
-void Destination::on_connection_event(SmtpConnection& conn) {
+void Site::on_connection_event(SmtpConnection& conn) {
   int64_t now = shard_.now();
   collect_results(conn, now);
   if (conn.closed()) {
+    needs_reap_ = true;
     if (conn.tls_handshake_failed() && policy_.tls == TlsPolicy::opportunistic &&
         !plain_fallback_.count(conn.endpoint().label)) {
       // Not a site failure: the next connection to this endpoint goes without TLS.
       plain_fallback_.insert(conn.endpoint().label);
-      needs_reap_ = true;
-      shard_.mark_dirty(*this);
-      return;
+    } else if (!conn.ever_ready()) {
+      on_connect_failure(conn, now);
     }
-    if (!conn.ever_ready()) {
-      bool sibling_works = false;
-      for (auto& c : conns_)
-        if (c.get() != &conn && !c->closed() && c->ever_ready()) sibling_works = true;
-      if (!sibling_works && !queue_.empty()) {
-        defer_queue(conn.failure().code ? conn.failure() : conn.session().failure_reply(), now);
-        // Endpoints may have changed (e.g. MX answer); look them up again on the next attempt.
-        endpoints_.clear();
-      }
-    }
-    needs_reap_ = true;
   } else if (conn.ready()) {
     feed(conn, now);
   }
   shard_.mark_dirty(*this);
 }
 
-void Destination::feed(SmtpConnection& conn, int64_t now) {
+void Site::on_connect_failure(SmtpConnection& conn, int64_t now) {
+  last_failure_ = conn.failure().code ? conn.failure() : conn.session().failure_reply();
+  if (last_failure_.code == 0)
+    last_failure_ = smtp::Reply{451, "4.4.2", fmt::format("{} failed before the session was ready", conn.endpoint().label)};
+  // RFC 5321 §5.1: try the next MX (or address) now; this one rests until the next retry.
+  int64_t rest = policy_.retry.empty() ? 60000 : policy_.retry.front().count();
+  for (std::size_t i = 0; i < route_->endpoints.size(); ++i)
+    if (route_->endpoints[i].label == conn.endpoint().label) down_until_[i] = now + rest;
+  // pump() decides: another endpoint to try, or a site failure that defers the queue.
+}
+
+void Site::feed(SmtpConnection& conn, int64_t now) {
   // A loop, not one send: the session refuses some envelopes locally (SIZE, SMTPUTF8, line
   // length) without a byte on the wire, and is ready again at once.
   while (conn.ready()) {
@@ -157,7 +125,7 @@ void Destination::feed(SmtpConnection& conn, int64_t now) {
   }
 }
 
-void Destination::collect_results(SmtpConnection& conn, int64_t now) {
+void Site::collect_results(SmtpConnection& conn, int64_t now) {
   for (smtp::TransactionResult& tr : conn.session().take_results()) {
     std::optional<Delivery> d = conn.take_current();
     if (!d) continue;
@@ -192,32 +160,18 @@ void Destination::collect_results(SmtpConnection& conn, int64_t now) {
   }
 }
 
-void Destination::defer_queue(const smtp::Reply& why, int64_t now) {
+void Site::defer_queue(const smtp::Reply& why, int64_t now) {
   while (!queue_.empty()) {
-    Delivery d = std::move(queue_.front());
+    shard_.defer(std::move(queue_.front()), why, policy_);
     queue_.pop_front();
-    Delivery again{d.msg, {}};
-    int64_t again_at = 0;
-    for (const RecipientRef& r : d.recipients) {
-      uint32_t attempts = r.attempts + 1;
-      auto at = retry_.next_attempt_at_ms(attempts, d.msg->created_at_ms, now);
-      if (!at) {
-        shard_.report(d.msg, r.index, queue::RecipientState::expired, attempts, why);
-      } else {
-        shard_.report(d.msg, r.index, queue::RecipientState::deferred, attempts, why);
-        again.recipients.push_back({r.index, attempts});
-        again_at = *at;
-      }
-    }
-    if (!again.recipients.empty()) shard_.schedule_retry(std::move(again), again_at);
   }
 }
 
-void Destination::tick(int64_t now) {
+void Site::tick(int64_t now) {
   for (auto& c : conns_) c->tick(now);
 }
 
-void Destination::reap() {
+void Site::reap() {
   if (!needs_reap_) return;
   needs_reap_ = false;
   std::erase_if(conns_, [](const std::unique_ptr<SmtpConnection>& c) { return c->closed() && c->idle(); });

@@ -1,15 +1,16 @@
-// One destination domain on one shard: its queue of deliveries waiting for a connection, its
-// pool of SMTP connections, and the policy that bounds them. Owned by the shard thread; no
-// other thread ever sees it, which is why none of this needs a lock.
+// One delivery site on one shard: the connection pool, queue and limits shared by every domain
+// whose route leads to the same MX host set (or static route). Owned by the shard that owns
+// hash(site key); no other thread ever sees it, which is why none of this needs a lock.
 #pragma once
 
 #include <deque>
-#include <unordered_set>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/config.h"
+#include "engine/route.h"
 #include "engine/smtp_connection.h"
 #include "queue/retry_policy.h"
 
@@ -17,44 +18,46 @@ namespace ringpost::engine {
 
 class Shard;
 
-class Destination {
+class Site {
  public:
-  Destination(Shard& shard, std::string domain, const DeliveryPolicy& policy);
+  // The policy is the one of the domain that first routed here: with rollup, sibling domains
+  // share the site's limits.
+  Site(Shard& shard, RoutePtr route, const DeliveryPolicy& policy);
 
   void enqueue(Delivery d) { queue_.push_back(std::move(d)); }
+  // A fresher answer for the same site (e.g. the TTL ran out): new connections use it.
+  void update_route(RoutePtr route);
   // Hands queued mail to ready connections and opens new ones within the policy's limits.
   void pump(int64_t now);
   // Every I/O completion on one of our connections lands here.
   void on_connection_event(SmtpConnection& conn);
   void tick(int64_t now);
-  // Route answers from the resolver (MX lookup) for destinations without a static route.
-  void set_endpoints(std::vector<Endpoint> eps);
-  void fail_route(const smtp::Reply& why, int64_t now);
   // Frees connections that are closed and have no SQE in flight.
   void reap();
 
-  const std::string& domain() const { return domain_; }
+  const std::string& key() const { return route_->site; }
   std::size_t queued() const { return queue_.size(); }
   std::size_t connection_count() const { return conns_.size(); }
-  bool idle() const { return queue_.empty() && conns_.empty(); }
 
  private:
-  bool resolve_route(int64_t now);
-  void open_connection(int64_t now);
+  const Endpoint* pick_endpoint(int64_t now) const;
+  void open_connection(const Endpoint& ep, int64_t now);
+  void on_connect_failure(SmtpConnection& conn, int64_t now);
   void collect_results(SmtpConnection& conn, int64_t now);
   void feed(SmtpConnection& conn, int64_t now);
   void defer_queue(const smtp::Reply& why, int64_t now);
 
   Shard& shard_;
-  std::string domain_;
+  RoutePtr route_;
   const DeliveryPolicy& policy_;
   queue::RetryPolicy retry_;
   std::deque<Delivery> queue_;
   std::vector<std::unique_ptr<SmtpConnection>> conns_;
-  std::vector<Endpoint> endpoints_;
-  std::size_t next_endpoint_ = 0;
+  // Parallel to route_->endpoints: an endpoint that refused or failed before EHLO is skipped
+  // until then, so the next MX host (or address) is tried within the same attempt.
+  std::vector<int64_t> down_until_;
+  smtp::Reply last_failure_;
   std::unordered_set<std::string> plain_fallback_;  // endpoints whose TLS handshake failed
-  int64_t backoff_until_ms_ = 0;
   bool needs_reap_ = false;
 };
 
