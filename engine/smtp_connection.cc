@@ -238,6 +238,12 @@ void SmtpConnection::flush_tls() {
       }
     }
   }
+  // An orderly end (QUIT answered, idle close) says close_notify, so the peer keeps our
+  // session resumable.
+  if (session_.wants_close() && session_.pending_output().empty() && tls_->handshake_done() && !tls_shutdown_sent_) {
+    tls_->shutdown();
+    tls_shutdown_sent_ = true;
+  }
   // The engine keeps this chunk's address and bytes fixed until consume_output().
   std::string_view cipher = tls_->peek_output();
   if (cipher.empty()) return;
@@ -298,7 +304,8 @@ void SmtpConnection::tick(int64_t now) {
   if (closing_) return;
   if (deadline_ms_ && now >= deadline_ms_) {
     if (!connected_) failure_ = smtp::Reply{451, "4.4.1", fmt::format("connect to {} timed out", endpoint_.label)};
-    session_.on_timeout();
+    if (send_in_flight_) session_.on_send_timeout();
+    else session_.on_timeout();
     close();
     site_.on_connection_event(*this);
     return;

@@ -122,6 +122,7 @@ class SmtpConnection {
   std::string tls_cache_key_;
   bool tls_resumed_ = false;
   bool tls_handshake_failed_ = false;
+  bool tls_shutdown_sent_ = false;
   int fd_ = -1;
   int pending_ops_ = 0;
   bool connected_ = false;

@@ -111,6 +111,21 @@ void ClientSession::on_timeout() {
   connection_lost("timeout");
 }
 
+void ClientSession::on_send_timeout() {
+  if (state_ == SessionState::closed || state_ == SessionState::failed) return;
+  if (state_ == SessionState::quitting || (state_ == SessionState::ready && expect_.empty()) ||
+      state_ == SessionState::tls_handshake)
+    return connection_lost("timeout");
+  // Named after the stalled write, not the reply after it: the operator tunes
+  // data_block_timeout, not data_end_timeout, for this one.
+  Phase p = awaiting();
+  bool content = p == Phase::data_end || p == Phase::bdat;
+  fail(Reply{451, "4.4.2",
+             content ? std::string("timeout writing the message content: the server stopped reading (data block)")
+                     : fmt::format("timeout writing the {} command: the server stopped reading", to_string(p))},
+       false);
+}
+
 void ClientSession::on_tls_ready() {
   if (state_ != SessionState::tls_handshake) return;  // driver bug, or the session already failed
   tls_active_ = true;

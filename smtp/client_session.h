@@ -87,6 +87,9 @@ class ClientSession {
   // The driver's timer for the current phase fired: defer in-flight, go to failed. With nothing
   // outstanding (idle in ready, or QUIT sent) it is a clean end (state closed).
   void on_timeout();
+  // The driver's data-block timer fired: a write made no progress (the server stopped reading,
+  // RFC 5321 §4.5.3.2.5). Like on_timeout(), but the reply names the stalled write.
+  void on_send_timeout();
   // The TLS handshake that wants_tls() asked for succeeded: capabilities are forgotten and EHLO
   // is sent again (RFC 3207 §4.2). Ignored unless wants_tls().
   void on_tls_ready();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -22,5 +23,9 @@ tl::expected<uint16_t, std::error_code> pick_free_port();
 bool port_is_listening(uint16_t port);
 // TCP connections in ESTABLISHED state whose local port is `port` (the server side).
 int established_connections_to(uint16_t port);
+// The same, for one local address only ("127.0.0.2", "::1"; an IPv4 address also matches its
+// IPv4-mapped form in /proc/net/tcp6). An address that does not parse matches nothing.
+bool port_is_listening(uint16_t port, std::string_view ip);
+int established_connections_to(uint16_t port, std::string_view ip);
 
 }  // namespace ringpost::it

@@ -122,6 +122,8 @@ tl::expected<Stats, std::string> parse_stats(std::string_view body) {
     return tl::unexpected(fmt::format("stats.connections_opened missing: {:?}", clip(body)));
   if ((*doc)["transactions"].get(s.transactions))
     return tl::unexpected(fmt::format("stats.transactions missing: {:?}", clip(body)));
+  if ((*doc)["sites"].get(s.sites)) s.sites = -1;
+  if ((*doc)["dns_lookups"].get(s.dns_lookups)) s.dns_lookups = -1;
   return s;
 }
 

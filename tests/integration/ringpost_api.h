@@ -49,6 +49,9 @@ struct MessageStatus {
 struct Stats {
   int64_t queued = 0, deferred = 0, delivered = 0, bounced = 0, expired = 0;
   int64_t connections_opened = 0, transactions = 0;
+  // MX routing counters; -1 when the server does not report them (they are optional here so
+  // that a server without MX routing still parses).
+  int64_t sites = -1, dns_lookups = -1;
   int64_t total() const { return queued + deferred + delivered + bounced + expired; }
 };
 

@@ -43,7 +43,14 @@ std::string render_toml(const ServerConfig& cfg) {
       "connect_timeout = {}\n",
       q(fmt::format("127.0.0.1:{}", cfg.http_port)), cfg.threads, q(cfg.spool_dir.string()), q(cfg.hostname),
       cfg.max_connections, cfg.max_msgs_per_connection, retry, q(cfg.max_age), q(cfg.connect_timeout));
-  for (const auto& d : cfg.domains) out += fmt::format("\n[domains.{}]\nroute = {}\n", q(d.domain), q(d.route));
+  out += cfg.defaults_toml;
+  if (!cfg.defaults_toml.empty() && cfg.defaults_toml.back() != '\n') out += '\n';
+  for (const auto& d : cfg.domains) {
+    out += fmt::format("\n[domains.{}]\nroute = {}\n", q(d.domain), q(d.route));
+    out += d.extra_toml;
+    if (!d.extra_toml.empty() && d.extra_toml.back() != '\n') out += '\n';
+  }
+  if (!cfg.extra_toml.empty()) out += "\n" + cfg.extra_toml;
   return out;
 }
 

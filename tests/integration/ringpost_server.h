@@ -19,6 +19,9 @@ namespace ringpost::it {
 struct DomainRoute {
   std::string domain;  // e.g. "sink.test"
   std::string route;   // "127.0.0.1:2526"
+  // TOML lines appended verbatim inside this domain's table, e.g. "tls = \"verify\"\n".
+  // (Defaulted with "= {}" so positional {domain, route} initializers stay warning-free.)
+  std::string extra_toml = {};
 };
 
 struct ServerConfig {
@@ -32,6 +35,12 @@ struct ServerConfig {
   std::string max_age = "5d";
   std::string connect_timeout = "2s";
   std::vector<DomainRoute> domains;
+  // Appended verbatim after everything else, so it must open its own table ("[server]" and
+  // "[defaults]" are already taken; a key here would land in the last domain's table).
+  std::string extra_toml;
+  // TOML lines appended verbatim inside [defaults], e.g. "mx_port = 2525\ntls = \"off\"\n"
+  // (TOML allows a table to be opened only once, so extra_toml cannot add to [defaults]).
+  std::string defaults_toml = {};
 };
 
 std::string render_toml(const ServerConfig& cfg);

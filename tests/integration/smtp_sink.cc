@@ -52,7 +52,7 @@ std::string bare_address(std::string_view arg) {
 }
 
 tl::expected<SmtpSink, std::string> SmtpSink::start(const std::filesystem::path& dir, uint16_t port,
-                                                    std::vector<std::string> extra_args) {
+                                                    std::vector<std::string> extra_args, std::string ip) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return tl::unexpected(fmt::format("mkdir {}: {}", dir.string(), ec.message()));
@@ -75,22 +75,24 @@ tl::expected<SmtpSink, std::string> SmtpSink::start(const std::filesystem::path&
     argv.push_back("nobody");
   }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  argv.push_back(fmt::format("127.0.0.1:{}", port));
+  // Postfix writes an IPv6 listen address in brackets: "[::1]:2525".
+  argv.push_back(ip.find(':') != std::string::npos ? fmt::format("[{}]:{}", ip, port) : fmt::format("{}:{}", ip, port));
   argv.push_back("1024");  // listen backlog
   auto proc = Process::spawn(std::move(argv), dir / "sink.out");
   if (!proc) return tl::unexpected(proc.error());
 
   // smtp-sink prints nothing when ready, and a probe connection would be counted as a
-  // session, so ask the kernel's socket table instead.
+  // session, so ask the kernel's socket table instead. By address too: sinks on 127.0.0.2 and
+  // 127.0.0.3 may share a port, and the first one listening must not stand in for the second.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!port_is_listening(port)) {
+  while (!port_is_listening(port, ip)) {
     if (!proc->running())
       return tl::unexpected(fmt::format("smtp-sink {}: {}", proc->describe_exit(), proc->output_tail()));
     if (std::chrono::steady_clock::now() > deadline)
-      return tl::unexpected(fmt::format("smtp-sink not listening on {} after 10 s: {}", port, proc->output_tail()));
+      return tl::unexpected(fmt::format("smtp-sink not listening on {}:{} after 10 s: {}", ip, port, proc->output_tail()));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return SmtpSink(std::move(*proc), dump, port);
+  return SmtpSink(std::move(*proc), dump, port, std::move(ip));
 }
 
 SinkCounters SmtpSink::counters() const {
@@ -143,7 +145,7 @@ std::vector<SinkMessage> SmtpSink::messages() const {
 
 std::string SmtpSink::describe() const {
   auto c = counters();
-  return fmt::format("smtp-sink on port {}: sess={} quit={} mesg={}, {} transactions in {}", port_, c.sessions,
+  return fmt::format("smtp-sink on {}:{}: sess={} quit={} mesg={}, {} transactions in {}", ip_, port_, c.sessions,
                      c.quits, c.messages, message_count(), dump_file_.string());
 }
 

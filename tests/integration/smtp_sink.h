@@ -40,13 +40,16 @@ struct SinkMessage {
 
 class SmtpSink {
  public:
-  // Starts smtp-sink on 127.0.0.1:port with its files under `dir` (created, and made
-  // writable for user nobody: as root, smtp-sink must drop privileges with -u).
+  // Starts smtp-sink on ip:port (any of 127.0.0.0/8 works on loopback without setup; "::1"
+  // for IPv6) with its files under `dir` (created, and made writable for user nobody: as
+  // root, smtp-sink must drop privileges with -u).
   // `extra_args` go before the address, e.g. {"-w", "1"} to delay every DATA reply by 1 s.
   static tl::expected<SmtpSink, std::string> start(const std::filesystem::path& dir, uint16_t port,
-                                                   std::vector<std::string> extra_args = {});
+                                                   std::vector<std::string> extra_args = {},
+                                                   std::string ip = "127.0.0.1");
 
   uint16_t port() const { return port_; }
+  const std::string& ip() const { return ip_; }
   SinkCounters counters() const;
   // Parses the dump file. Cheap enough to call in a poll loop for a few thousand messages.
   std::vector<SinkMessage> messages() const;
@@ -56,12 +59,13 @@ class SmtpSink {
   std::string describe() const;
 
  private:
-  SmtpSink(Process p, std::filesystem::path dump, uint16_t port)
-      : process_(std::move(p)), dump_file_(std::move(dump)), port_(port) {}
+  SmtpSink(Process p, std::filesystem::path dump, uint16_t port, std::string ip)
+      : process_(std::move(p)), dump_file_(std::move(dump)), port_(port), ip_(std::move(ip)) {}
 
   Process process_;
   std::filesystem::path dump_file_;
   uint16_t port_;
+  std::string ip_;
 };
 
 // Bare address from an SMTP path argument: "<b@x.test> NOTIFY=NEVER" -> "b@x.test".

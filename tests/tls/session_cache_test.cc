@@ -26,15 +26,24 @@ TEST(SessionCache, MissIsNull) {
   EXPECT_EQ(c.capacity(), SessionCache::kDefaultCapacity);
 }
 
-TEST(SessionCache, GetReturnsANewReferenceAndKeepsTheEntry) {
+// get() and put() copy: OpenSSL marks a live connection's session not resumable in place when
+// that connection ends without close_notify, so the cache must never share its object.
+TEST(SessionCache, GetReturnsACopyAndKeepsTheEntry) {
   SessionCache c;
   SessionPtr s = make_session(1);
   SSL_SESSION* raw = s.get();
+  SSL_SESSION_up_ref(raw);
+  SessionPtr keep(raw);  // keeps the original alive, so its address cannot be reused below
   c.put("a:25", std::move(s));
   SessionPtr g1 = c.get("a:25");
   SessionPtr g2 = c.get("a:25");
-  EXPECT_EQ(g1.get(), raw);
-  EXPECT_EQ(g2.get(), raw);
+  ASSERT_TRUE(g1);
+  ASSERT_TRUE(g2);
+  EXPECT_NE(g1.get(), raw);
+  EXPECT_NE(g1.get(), g2.get());
+  unsigned int l1 = 0, l2 = 0;
+  EXPECT_EQ(SSL_SESSION_get_id(g1.get(), &l1)[0], 1);
+  EXPECT_EQ(SSL_SESSION_get_id(g2.get(), &l2)[0], 1);
   g1.reset();
   g2.reset();  // dropping our references leaves the cache's
   SessionPtr g3 = c.get("a:25");
