@@ -41,6 +41,7 @@ struct DeliveryEvent {
   uint32_t attempts = 0;
   smtp::Reply reply;
   int64_t at_ms = 0;
+  std::string site;  // the site (MX host set or route) the attempt went to; empty before routing
 };
 
 }  // namespace ringpost::engine

@@ -111,7 +111,7 @@ void Front::accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool 
       for (std::size_t i = 0; i < spooled.size(); ++i) {
         const auto& s = spooled[i];
         queue::Message m{s->id, s->from, s->created_at_ms, {}, nullptr};
-        for (const std::string& r : s->recipients) m.recipients.push_back(queue::Recipient{r, queue::RecipientState::queued, 0, {}, s->created_at_ms});
+        for (const std::string& r : s->recipients) m.recipients.push_back(queue::Recipient{r, queue::RecipientState::queued, 0, {}, s->created_at_ms, {}});
         dispatch(s, m.recipients);
         status_.add(std::move(m));
         if (batch) {
@@ -156,7 +156,7 @@ void Front::apply_events() {
   event_batch_.clear();
   while (events_.drain(event_batch_)) {
     for (const DeliveryEvent& e : event_batch_) {
-      status_.apply(e.msg->id, e.recipient, e.state, e.attempts, e.reply, e.at_ms);
+      status_.apply(e.msg->id, e.recipient, e.state, e.attempts, e.reply, e.at_ms, e.site);
       // An outcome record is small (the reply text is bounded by the SMTP reply parser), so
       // the size refusal cannot happen here; losing one would only mean a redelivery.
       if (spool_)

@@ -63,7 +63,10 @@ TlsProfile Shard::tls_profile(const DeliveryPolicy& p) {
   auto it = tls_states_.find(key);
   if (it == tls_states_.end()) {
     auto st = std::make_unique<TlsState>();
-    auto ctx = tls::ClientContext::make(tls::ClientTlsOptions{verify, p.tls_ca_file});
+    tls::ClientTlsOptions options;
+    options.verify = verify;
+    options.ca_file = p.tls_ca_file;
+    auto ctx = tls::ClientContext::make(options);
     if (ctx) st->ctx.emplace(std::move(*ctx));
     else spdlog::error("TLS context (verify={}, ca_file='{}'): {}", verify, p.tls_ca_file, ctx.error());
     it = tls_states_.emplace(key, std::move(st)).first;
@@ -265,8 +268,8 @@ void Shard::tick() {
 }
 
 void Shard::report(const std::shared_ptr<const SpooledMessage>& msg, uint32_t rcpt, queue::RecipientState state,
-                   uint32_t attempts, const smtp::Reply& reply) {
-  outgoing_.push_back(DeliveryEvent{msg, rcpt, state, attempts, reply, now_});
+                   uint32_t attempts, const smtp::Reply& reply, const std::string& site) {
+  outgoing_.push_back(DeliveryEvent{msg, rcpt, state, attempts, reply, now_, site});
 }
 
 void Shard::schedule_retry(Delivery d, int64_t at_ms) {

@@ -61,7 +61,7 @@ class Shard {
   int64_t now() const { return now_; }
   const std::string& hostname() const { return cfg_.hostname; }
   void report(const std::shared_ptr<const SpooledMessage>& msg, uint32_t rcpt, queue::RecipientState state,
-              uint32_t attempts, const smtp::Reply& reply);
+              uint32_t attempts, const smtp::Reply& reply, const std::string& site = {});
   void schedule_retry(Delivery d, int64_t at_ms);
   // Counts an attempt for every recipient of d and retries or expires them by policy.
   void defer(Delivery d, const smtp::Reply& why, const DeliveryPolicy& policy);

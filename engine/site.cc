@@ -138,17 +138,17 @@ void Site::collect_results(SmtpConnection& conn, int64_t now) {
       uint32_t attempts = r.attempts + 1;
       switch (res.outcome) {
         case smtp::Outcome::delivered:
-          shard_.report(d->msg, r.index, queue::RecipientState::delivered, attempts, res.reply);
+          shard_.report(d->msg, r.index, queue::RecipientState::delivered, attempts, res.reply, key());
           break;
         case smtp::Outcome::bounced:
-          shard_.report(d->msg, r.index, queue::RecipientState::bounced, attempts, res.reply);
+          shard_.report(d->msg, r.index, queue::RecipientState::bounced, attempts, res.reply, key());
           break;
         case smtp::Outcome::deferred: {
           auto at = retry_.next_attempt_at_ms(attempts, d->msg->created_at_ms, now);
           if (!at) {
-            shard_.report(d->msg, r.index, queue::RecipientState::expired, attempts, res.reply);
+            shard_.report(d->msg, r.index, queue::RecipientState::expired, attempts, res.reply, key());
           } else {
-            shard_.report(d->msg, r.index, queue::RecipientState::deferred, attempts, res.reply);
+            shard_.report(d->msg, r.index, queue::RecipientState::deferred, attempts, res.reply, key());
             again.recipients.push_back({r.index, attempts});
             again_at = *at;
           }

@@ -19,7 +19,7 @@ void StatusStore::add(queue::Message m) {
 }
 
 bool StatusStore::apply(const std::string& id, uint32_t recipient, queue::RecipientState state, uint32_t attempts,
-                        const smtp::Reply& reply, int64_t at_ms) {
+                        const smtp::Reply& reply, int64_t at_ms, const std::string& site) {
   auto it = messages_.find(id);
   if (it == messages_.end() || recipient >= it->second.recipients.size()) return false;
   queue::Recipient& r = it->second.recipients[recipient];
@@ -30,6 +30,7 @@ bool StatusStore::apply(const std::string& id, uint32_t recipient, queue::Recipi
   r.attempts = attempts;
   r.last_reply = reply;
   r.updated_at_ms = at_ms;
+  if (!site.empty()) r.site = site;
   return true;
 }
 
@@ -68,7 +69,12 @@ std::string message_status_json(const queue::Message& m) {
       api::append_json_string(out, r.last_reply.text);
       out += '}';
     }
-    out += ",\"updated_at\":\"" + rfc3339_ms(r.updated_at_ms ? r.updated_at_ms : m.created_at_ms) + "\"}";
+    out += ",\"updated_at\":\"" + rfc3339_ms(r.updated_at_ms ? r.updated_at_ms : m.created_at_ms) + "\"";
+    if (!r.site.empty()) {
+      out += ",\"site\":";
+      api::append_json_string(out, r.site);
+    }
+    out += '}';
   }
   out += "]}";
   return out;

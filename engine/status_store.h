@@ -19,7 +19,7 @@ class StatusStore {
   // False when the id or recipient is unknown. A final state is never replaced by a
   // non-final one, so a late "deferred" cannot resurrect a delivered recipient.
   bool apply(const std::string& id, uint32_t recipient, queue::RecipientState state, uint32_t attempts,
-             const smtp::Reply& reply, int64_t at_ms);
+             const smtp::Reply& reply, int64_t at_ms, const std::string& site = {});
   const queue::Message* find(const std::string& id) const;
 
   uint64_t count(queue::RecipientState s) const { return counts_[static_cast<std::size_t>(s)]; }

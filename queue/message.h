@@ -36,6 +36,7 @@ struct Recipient {
   uint32_t attempts = 0;
   smtp::Reply last_reply;
   int64_t updated_at_ms = 0;      // unix epoch milliseconds
+  std::string site;               // where the last attempt went (MX host set or route); not spooled
 };
 
 struct Message {
