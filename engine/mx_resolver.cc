@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <random>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -50,6 +51,7 @@ struct MxResolver::Lookup {
   MxResolver* owner;
   std::string domain;
   std::vector<std::string> hosts;  // in the order to try them
+  std::vector<uint16_t> preferences;  // parallel to hosts
   std::vector<std::vector<Endpoint>> v4, v6;
   std::vector<std::unique_ptr<Query>> queries;
   std::size_t pending = 0;
@@ -157,6 +159,7 @@ void MxResolver::on_mx(void* arg, int status, int, unsigned char* abuf, int alen
   if (abuf && alen > 0) answer = dns::parse_mx_answer({abuf, static_cast<std::size_t>(alen)});
   if (status == ARES_ENOTFOUND)
     return self->fail(l, smtp::Reply{550, "5.1.2", fmt::format("domain {} does not exist (NXDOMAIN)", l.domain)}, answer.ttl);
+  if (status == ARES_SUCCESS && answer.rcode == dns::Rcode::malformed) status = ARES_EBADRESP;
   if (status != ARES_SUCCESS && status != ARES_ENODATA)
     return self->fail(l, smtp::Reply{451, "4.4.3", fmt::format("MX lookup for {} failed: {}", l.domain, ares_strerror(status))}, 0);
   if (answer.null_mx())  // RFC 7505 §3: the domain accepts no mail
@@ -175,6 +178,7 @@ void MxResolver::on_mx(void* arg, int status, int, unsigned char* abuf, int alen
     // without MX also lands here: c-ares then reports success with no MX records.)
     l.implicit = true;
     l.hosts.push_back(l.domain);
+    l.preferences.push_back(0);
   } else if (mx.empty()) {
     return self->fail(l, smtp::Reply{451, "4.4.4", fmt::format("the MX records of {} name no usable host", l.domain)}, 0);
   } else {
@@ -183,7 +187,10 @@ void MxResolver::on_mx(void* arg, int status, int, unsigned char* abuf, int alen
     std::shuffle(mx.begin(), mx.end(), rng);
     std::stable_sort(mx.begin(), mx.end(), [](auto& a, auto& b) { return a.preference < b.preference; });
     for (auto& r : mx)
-      if (std::find(l.hosts.begin(), l.hosts.end(), r.host) == l.hosts.end()) l.hosts.push_back(r.host);
+      if (std::find(l.hosts.begin(), l.hosts.end(), r.host) == l.hosts.end()) {
+        l.hosts.push_back(r.host);
+        l.preferences.push_back(r.preference);
+      }
     l.ttl = answer.ttl;
   }
   self->resolve_hosts(l);
@@ -253,14 +260,25 @@ void MxResolver::finish(Lookup& l) {
     for (auto& e : first) route->endpoints.push_back(e);
     for (auto& e : second) route->endpoints.push_back(e);
   }
+  for (std::size_t i = 0, k = 0; i < l.hosts.size(); ++i)
+    for (std::size_t n = l.v4[i].size() + l.v6[i].size(); n > 0; --n) route->endpoints[k++].preference = l.preferences[i];
   if (route->endpoints.empty())
     return fail(l, smtp::Reply{451, "4.4.4", fmt::format("no address found for the mail hosts of {}", l.domain)}, 0);
-  // The site key is the sorted host set: domains with the same MX hosts share a pool.
-  std::set<std::string> sorted(l.hosts.begin(), l.hosts.end());
+  // The site key is the MX host set by preference group ("mx:10=a,b;20=c"): domains with the
+  // same MX records share a pool, while two domains that list the same hosts in opposite
+  // preference orders do not (one site serves one order of trying the hosts).
+  std::map<uint16_t, std::set<std::string>> groups;
+  for (std::size_t i = 0; i < l.hosts.size(); ++i) groups[l.preferences[i]].insert(l.hosts[i]);
   route->site = "mx:";
-  for (const std::string& h : sorted) {
-    if (route->site.size() > 3) route->site += ',';
-    route->site += h;
+  for (const auto& [pref, hosts] : groups) {
+    if (route->site.size() > 3) route->site += ';';
+    route->site += fmt::format("{}=", pref);
+    bool first_host = true;
+    for (const std::string& h : hosts) {
+      if (!first_host) route->site += ',';
+      first_host = false;
+      route->site += h;
+    }
   }
   route->expires_ms = clamp_ttl(l.ttl == UINT32_MAX ? 0 : l.ttl);
   Result r;

@@ -6,6 +6,7 @@
 #include "engine/site.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -24,15 +25,36 @@ Site::Site(Shard& shard, RoutePtr route, const DeliveryPolicy& policy)
 }
 
 void Site::update_route(RoutePtr route) {
-  if (route == route_) return;
+  if (route == route_ || route->expires_ms < route_->expires_ms) return;
+  // Sibling domains of a rollup site each bring their own (equal) route: keep which endpoints
+  // are resting, or every switch would retry a refusing host at once.
+  std::unordered_map<std::string, int64_t> resting;
+  for (std::size_t i = 0; i < route_->endpoints.size(); ++i) resting[route_->endpoints[i].label] = down_until_[i];
   route_ = std::move(route);
   down_until_.assign(route_->endpoints.size(), 0);
+  for (std::size_t i = 0; i < route_->endpoints.size(); ++i)
+    if (auto it = resting.find(route_->endpoints[i].label); it != resting.end()) down_until_[i] = it->second;
 }
 
-const Endpoint* Site::pick_endpoint(int64_t now) const {
-  for (std::size_t i = 0; i < route_->endpoints.size(); ++i)
-    if (down_until_[i] <= now) return &route_->endpoints[i];
-  return nullptr;
+const Endpoint* Site::pick_endpoint(int64_t now) {
+  // The best preference group with a usable endpoint, and within it the next one in turn:
+  // RFC 5321 §5.1 wants load spread over equal-preference hosts, connection by connection.
+  const auto& eps = route_->endpoints;
+  std::size_t first = eps.size();
+  for (std::size_t i = 0; i < eps.size(); ++i)
+    if (down_until_[i] <= now) {
+      first = i;
+      break;
+    }
+  if (first == eps.size()) return nullptr;
+  // One endpoint per host: its first usable address, so the address-family order holds.
+  std::vector<std::size_t> group;
+  for (std::size_t i = first; i < eps.size() && eps[i].preference == eps[first].preference; ++i) {
+    if (down_until_[i] > now) continue;
+    bool host_seen = std::any_of(group.begin(), group.end(), [&](std::size_t g) { return eps[g].host == eps[i].host; });
+    if (!host_seen) group.push_back(i);
+  }
+  return &eps[group[next_in_group_++ % group.size()]];
 }
 
 void Site::pump(int64_t now) {

@@ -40,7 +40,7 @@ class Site {
   std::size_t connection_count() const { return conns_.size(); }
 
  private:
-  const Endpoint* pick_endpoint(int64_t now) const;
+  const Endpoint* pick_endpoint(int64_t now);
   void open_connection(const Endpoint& ep, int64_t now);
   void on_connect_failure(SmtpConnection& conn, int64_t now);
   void collect_results(SmtpConnection& conn, int64_t now);
@@ -57,6 +57,7 @@ class Site {
   // until then, so the next MX host (or address) is tried within the same attempt.
   std::vector<int64_t> down_until_;
   smtp::Reply last_failure_;
+  std::size_t next_in_group_ = 0;
   std::unordered_set<std::string> plain_fallback_;  // endpoints whose TLS handshake failed
   bool needs_reap_ = false;
 };

@@ -30,6 +30,7 @@ struct Endpoint {
   socklen_t len = 0;
   std::string host;   // the name we expect the server to be (MX host name or route host): SNI, verification
   std::string label;  // "mx.example.test[192.0.2.1]:25", for replies and logs
+  uint16_t preference = 0;  // MX preference of the host; endpoints of equal preference share load
 };
 
 // One message's recipients for one destination, as the shard queues and retries them.

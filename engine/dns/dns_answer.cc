@@ -50,6 +50,10 @@ uint32_t negative_ttl(ns_msg& msg) {
   return ttl;
 }
 
+// A damaged message yields nothing, not the records read before the damage: a partial answer
+// could turn a real MX set into "no MX" (implicit MX) or into a lone "0 ." (null MX bounce).
+MxAnswer malformed_mx() { return MxAnswer{}; }
+
 }  // namespace
 
 MxAnswer parse_mx_answer(std::span<const unsigned char> message) {
@@ -60,21 +64,12 @@ MxAnswer parse_mx_answer(std::span<const unsigned char> message) {
   bool first = true;
   for (int i = 0; i < ns_msg_count(msg, ns_s_an); ++i) {
     ns_rr rr;
-    if (ns_parserr(&msg, ns_s_an, i, &rr) < 0) {
-      out.rcode = Rcode::malformed;
-      return out;
-    }
+    if (ns_parserr(&msg, ns_s_an, i, &rr) < 0) return malformed_mx();
     if (ns_rr_type(rr) != ns_t_mx) continue;  // e.g. the CNAME that led here
-    if (ns_rr_rdlen(rr) < 3) {
-      out.rcode = Rcode::malformed;
-      return out;
-    }
+    if (ns_rr_rdlen(rr) < 3) return malformed_mx();
     const unsigned char* rd = ns_rr_rdata(rr);
     char name[NS_MAXDNAME];
-    if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), rd + 2, name, sizeof name) < 0) {
-      out.rcode = Rcode::malformed;
-      return out;
-    }
+    if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), rd + 2, name, sizeof name) < 0) return malformed_mx();
     MxRecord r;
     r.preference = static_cast<uint16_t>((rd[0] << 8) | rd[1]);
     r.host = lower_no_dot(name);
@@ -94,10 +89,7 @@ AddressAnswer parse_address_answer(std::span<const unsigned char> message, int t
   bool first = true;
   for (int i = 0; i < ns_msg_count(msg, ns_s_an); ++i) {
     ns_rr rr;
-    if (ns_parserr(&msg, ns_s_an, i, &rr) < 0) {
-      out.rcode = Rcode::malformed;
-      return out;
-    }
+    if (ns_parserr(&msg, ns_s_an, i, &rr) < 0) return AddressAnswer{};  // malformed, no partial records
     int t = ns_rr_type(rr);
     if (t != type && t != ns_t_cname) continue;
     out.ttl = first ? ns_rr_ttl(rr) : std::min<uint32_t>(out.ttl, ns_rr_ttl(rr));
