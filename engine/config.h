@@ -12,6 +12,8 @@
 
 #include <tl/expected.hpp>
 
+#include "dkim/sign_entry.h"
+
 namespace ringpost::engine {
 
 struct HostPort {
@@ -71,6 +73,12 @@ struct Config {
   DnsConfig dns;
   DeliveryPolicy defaults;
   std::map<std::string, DeliveryPolicy> domains;  // key: lower-case domain
+  // [dkim."example.test"] / [[dkim."example.test"]]: keys loaded and checked at load time, in
+  // file order (several for one domain = several signatures). docs/dkim.md.
+  std::vector<dkim::SignEntry> dkim;
+  // Refuse (422 dkim_required) a message whose From domain has no DKIM entry, instead of
+  // sending it unsigned.
+  bool require_dkim = false;
 
   // The policy for a domain: its own section if it has one, else the defaults.
   const DeliveryPolicy& policy_for(const std::string& domain) const;

@@ -27,6 +27,9 @@ class Engine {
   tl::expected<void, std::string> start();
   uint16_t http_port() const;
   void stop();
+  // SIGHUP: sign with the DKIM keys and require_dkim of `fresh` (already loaded and checked)
+  // from the next request on. Nothing else in `fresh` is applied; that needs a restart.
+  void reload_dkim(const Config& fresh);
   const Config& config() const { return cfg_; }
 
  private:
@@ -35,7 +38,8 @@ class Engine {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Front> front_;
   std::thread front_thread_;
-  std::atomic<bool> stop_{false};
+  std::atomic<bool> stop_{false};      // the front's loop
+  std::atomic<bool> stopping_{false};  // stop() ran
 };
 
 }  // namespace ringpost::engine

@@ -20,8 +20,14 @@
 namespace ringpost::engine {
 
 Front::Front(const Config& cfg, std::vector<Shard*> shards, Mailbox<DeliveryEvent>& events)
-    : cfg_(cfg), shards_(std::move(shards)), shard_touched_(shards_.size(), false), events_(events) {
+    : cfg_(cfg), shards_(std::move(shards)), shard_touched_(shards_.size(), false), events_(events),
+      dkim_(make_dkim_policy(cfg)) {
   accept_op_.self = this;
+}
+
+void Front::replace_dkim(std::shared_ptr<const DkimPolicy> policy) {
+  dkim_next_.store(std::move(policy));
+  dkim_replaced_.store(true, std::memory_order_release);
 }
 
 Front::~Front() {

@@ -16,8 +16,10 @@
 
 #include <tl/expected.hpp>
 
+#include "dkim/signer.h"
 #include "engine/config.h"
 #include "engine/delivery_job.h"
+#include "engine/dkim_policy.h"
 #include "engine/http_request_parser.h"
 #include "engine/mailbox.h"
 #include "engine/ring.h"
@@ -43,6 +45,8 @@ class Front {
   // Reads the spool and queues every unfinished recipient; before any thread starts.
   tl::expected<std::size_t, std::string> recover();
   void run(const std::atomic<bool>& stop);
+  // Any thread (SIGHUP): messages accepted from the next request on are signed with `policy`.
+  void replace_dkim(std::shared_ptr<const DkimPolicy> policy);
 
  private:
   struct Conn;
@@ -82,6 +86,12 @@ class Front {
   uint64_t next_conn_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   bool needs_reap_ = false;
+  // DKIM signing at acceptance (docs/dkim.md). dkim_ and signer_ belong to the front thread; a
+  // reload is handed over through dkim_next_ and picked up at the next accept_messages.
+  dkim::Signer signer_;
+  std::shared_ptr<const DkimPolicy> dkim_;
+  std::atomic<std::shared_ptr<const DkimPolicy>> dkim_next_;
+  std::atomic<bool> dkim_replaced_{false};
 };
 
 // One HTTP client connection. Freed only once no SQE names it (pending_ops == 0).

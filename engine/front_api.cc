@@ -83,15 +83,25 @@ void Front::handle(Conn& c, HttpRequest req) {
 
 void Front::accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool batch) {
   int64_t now = now_ms();
+  if (dkim_replaced_.load(std::memory_order_relaxed) && dkim_replaced_.exchange(false, std::memory_order_acquire))
+    dkim_ = dkim_next_.load();  // a SIGHUP reload; one request is signed with one policy
   std::vector<std::shared_ptr<const SpooledMessage>> spooled;
   spooled.reserve(msgs.size());
-  for (const api::SubmitMessage& m : msgs) {
+  for (std::size_t i = 0; i < msgs.size(); ++i) {
+    const api::SubmitMessage& m = msgs[i];
     auto s = std::make_shared<SpooledMessage>();
     s->id = api::new_message_id();
     s->from = m.from;
     s->created_at_ms = now;
     s->recipients = m.envelope_recipients();
-    s->body = std::make_shared<const std::string>(api::render_message(m, s->id, cfg_.hostname, now / 1000));
+    std::string body = api::render_message(m, s->id, cfg_.hostname, now / 1000);
+    // Signed once, here, before the body is spooled: a retry or a restart sends the same
+    // signed bytes and the delivery path does no crypto. A refusal refuses the whole batch,
+    // before any record of it entered the spool buffer.
+    if (auto signed_ok = sign_at_acceptance(signer_, *dkim_, body, now / 1000, {batch, i, m.raw.has_value()});
+        !signed_ok)
+      return respond(c.id, signed_ok.error().http_status, api::to_json(signed_ok.error()));
+    s->body = std::make_shared<const std::string>(std::move(body));
     if (queue::accept_payload_size({s->id, s->from, now, s->recipients, *s->body}) > queue::kMaxRecordPayload)
       return respond(c.id, 413, error_json("message_too_large", "a rendered message exceeds the spool's record limit"));
     spooled.push_back(std::move(s));

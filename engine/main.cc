@@ -1,4 +1,5 @@
-// ringpost's command line: `serve` runs a node, `demo` shows a batch going through a local sink.
+// ringpost's command line: `serve` runs a node, `demo` shows a batch going through a local sink,
+// `dkim keygen` makes a DKIM key and prints its DNS record.
 #include <csignal>
 #include <cstdio>
 
@@ -8,6 +9,7 @@
 
 #include "engine/config.h"
 #include "engine/demo.h"
+#include "engine/dkim_keygen.h"
 #include "engine/engine.h"
 
 namespace {
@@ -29,6 +31,7 @@ int serve(const std::string& config_path) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -40,7 +43,17 @@ int serve(const std::string& config_path) {
   fmt::print("ringpost listening on 127.0.0.1:{}\n", engine.http_port());
   std::fflush(stdout);
   int sig = 0;
-  sigwait(&set, &sig);
+  // SIGHUP reloads the DKIM keys (docs/dkim.md); a config that no longer loads keeps the
+  // keys in use, so a typo cannot turn signing off.
+  while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+    if (config_path.empty()) {
+      spdlog::warn("SIGHUP: no --config file; nothing to reload");
+      continue;
+    }
+    auto fresh = ringpost::engine::load_config_file(config_path);
+    if (!fresh) spdlog::error("SIGHUP: config error: {}; keeping the current DKIM keys", fresh.error());
+    else engine.reload_dkim(*fresh);
+  }
   spdlog::info("signal {}: stopping", sig);
   engine.stop();
   return 0;
@@ -59,9 +72,22 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--messages", demo.messages, "how many messages to submit")->check(CLI::Range(1, 1000000));
   demo_cmd->add_option("--config", config_path, "TOML config file to start from")->check(CLI::ExistingFile);
   demo_cmd->add_option("--route", demo.route, "host:port of an SMTP server to deliver to instead of a new smtp-sink");
+  auto* dkim_cmd = app.add_subcommand("dkim", "DKIM tools");
+  dkim_cmd->require_subcommand(1);
+  auto* keygen_cmd = dkim_cmd->add_subcommand("keygen", "make a DKIM key; print the DNS TXT record to publish");
+  ringpost::engine::DkimKeygenOptions keygen;
+  keygen_cmd->add_option("--domain", keygen.domain, "signing domain (d=)")->required();
+  keygen_cmd->add_option("--selector", keygen.selector, "selector (s=)")->required();
+  keygen_cmd->add_option("--algorithm", keygen.algorithm, "ed25519 or rsa")->capture_default_str();
+  auto* bits_opt = keygen_cmd->add_option("--bits", keygen.bits, "RSA modulus size")->capture_default_str();
+  keygen_cmd->add_option("--out", keygen.out_dir, "directory for the key file")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   if (*serve_cmd) return serve(config_path);
+  if (*keygen_cmd) {
+    keygen.bits_given = bits_opt->count() > 0;
+    return ringpost::engine::run_dkim_keygen(keygen);
+  }
   std::signal(SIGPIPE, SIG_IGN);
   return ringpost::engine::run_demo(load_or_exit(config_path), demo);
 }

@@ -20,6 +20,7 @@
 namespace ringpost::engine {
 namespace {
 constexpr int kTickMs = 50;
+constexpr int64_t kDrainMs = 2000;
 }
 
 uint32_t shard_for_domain(const std::string& key, uint32_t shard_count) {
@@ -103,12 +104,36 @@ void Shard::run() {
     }
     flush_events();
   }
-  // Best effort on stop: close sockets; undelivered mail is in the spool for the next start.
+  drain();
+  // Whatever is still open after the drain is cut; undelivered mail is in the spool.
   for (auto& [key, s] : sites_) s->tick(INT64_MAX);
+  flush_events();
   sites_.clear();
   tls_states_.clear();
   resolver_.reset();
   ring_.reset();
+}
+
+void Shard::drain() {
+  // Stop handing out mail, let transactions in flight finish, say QUIT on idle connections,
+  // for a bounded time: every delivery confirmed here is one not repeated after restart.
+  draining_ = true;
+  const int64_t until = now_ms() + kDrainMs;
+  for (auto& [key, s] : sites_) s->pump(now_);
+  while (now_ < until) {
+    std::size_t open = 0;
+    for (auto& [key, s] : sites_) {
+      s->reap();
+      open += s->connection_count();
+    }
+    if (open == 0) break;
+    ring_->run_once(kTickMs);
+    now_ = now_ms();
+    std::vector<Site*> dirty(dirty_.begin(), dirty_.end());
+    dirty_.clear();
+    for (Site* s : dirty) s->pump(now_);
+    flush_events();
+  }
 }
 
 Site& Shard::site_for(const RoutePtr& route, const std::string& domain) {

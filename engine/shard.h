@@ -66,6 +66,8 @@ class Shard {
   // Counts an attempt for every recipient of d and retries or expires them by policy.
   void defer(Delivery d, const smtp::Reply& why, const DeliveryPolicy& policy);
   void mark_dirty(Site& s) { dirty_.insert(&s); }
+  // Stopping: sites hand out no more mail and close idle connections with QUIT.
+  bool draining() const { return draining_; }
   // The TLS context and session cache for a policy's verification settings, made on first use.
   TlsProfile tls_profile(const DeliveryPolicy& p);
 
@@ -86,6 +88,7 @@ class Shard {
   struct TlsState;
 
   void run();
+  void drain();
   void accept_jobs();
   void tick();
   void flush_events();
@@ -108,7 +111,8 @@ class Shard {
   std::unique_ptr<Ring> ring_;
   std::unique_ptr<MxResolver> resolver_;
   std::map<std::pair<bool, std::string>, std::unique_ptr<TlsState>> tls_states_;
-  bool has_named_routes_ = false;  // a static route names a host to look up
+  bool has_named_routes_ = false;
+  bool draining_ = false;  // a static route names a host to look up
   int64_t now_ = 0;
   int64_t next_tick_ms_ = 0;
   std::unordered_map<std::string, RouteEntry> routes_;  // by domain

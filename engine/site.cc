@@ -58,6 +58,11 @@ const Endpoint* Site::pick_endpoint(int64_t now) {
 }
 
 void Site::pump(int64_t now) {
+  if (shard_.draining()) {
+    for (auto& c : conns_)
+      if (c->ready()) c->quit(now);
+    return;
+  }
   if (queue_.empty()) return;
   for (auto& c : conns_) {
     if (queue_.empty()) break;
@@ -139,7 +144,7 @@ void Site::feed(SmtpConnection& conn, int64_t now) {
   // A loop, not one send: the session refuses some envelopes locally (SIZE, SMTPUTF8, line
   // length) without a byte on the wire, and is ready again at once.
   while (conn.ready()) {
-    if (conn.transactions() >= policy_.max_msgs_per_connection) return conn.quit(now);
+    if (conn.transactions() >= policy_.max_msgs_per_connection || shard_.draining()) return conn.quit(now);
     if (queue_.empty()) return conn.mark_idle(now);
     conn.send(std::move(queue_.front()), now);
     queue_.pop_front();

@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libopendkim-dev
   postfix python3 python3-aiosmtpd curl openssl
   knot bc
+  python3-dkim libmail-dkim-perl libcryptx-perl
 )
 
 missing=()

@@ -1,0 +1,60 @@
+// See dkim_policy.h.
+#include "engine/dkim_policy.h"
+
+#include <fmt/format.h>
+
+#include "dkim/message_view.h"
+
+namespace ringpost::engine {
+
+std::shared_ptr<const DkimPolicy> make_dkim_policy(const Config& cfg) {
+  return std::make_shared<const DkimPolicy>(DkimPolicy{dkim::KeyStore(cfg.dkim), cfg.require_dkim});
+}
+
+std::string describe(const DkimPolicy& policy) {
+  return fmt::format("DKIM: {} key{} (require_dkim = {})", policy.keys.entry_count(),
+                     policy.keys.entry_count() == 1 ? "" : "s", policy.require);
+}
+
+std::string RequestField::path() const {
+  return fmt::format("{}{}", batch ? fmt::format("messages[{}].", index) : "", raw ? "raw" : "from");
+}
+
+tl::expected<void, api::ApiError> sign_at_acceptance(dkim::Signer& signer, const DkimPolicy& policy,
+                                                     std::string& message, int64_t now_unix_seconds,
+                                                     const RequestField& field) {
+  if (policy.keys.empty() && !policy.require) return {};  // nothing configured: no parsing at all
+  auto view = dkim::split_message(message);
+  // Not knowing the From domain of a malformed header section, it might be a configured one:
+  // refuse rather than risk sending it unsigned.
+  if (!view)
+    return tl::make_unexpected(api::ApiError{
+        422, "dkim_signing_failed",
+        fmt::format("the message's header section cannot be parsed for DKIM signing: {}; nothing was accepted",
+                    view.error()),
+        field.path()});
+  std::optional<std::string> domain = dkim::from_domain(*view);
+  std::span<const dkim::SignEntry> entries;
+  if (domain) entries = policy.keys.entries_for(*domain);
+  if (entries.empty()) {
+    if (!policy.require) return {};
+    return tl::make_unexpected(api::ApiError{
+        422, "dkim_required",
+        domain ? fmt::format("the From domain '{}' has no DKIM key and server.require_dkim is set; nothing was accepted",
+                             *domain)
+               : std::string("the message has no From header address to sign for and server.require_dkim is set; "
+                             "nothing was accepted"),
+        field.path()});
+  }
+  auto signature = signer.sign(*view, entries, now_unix_seconds);
+  if (!signature)
+    return tl::make_unexpected(api::ApiError{
+        422, "dkim_signing_failed",
+        fmt::format("the message could not be DKIM-signed for '{}': {}; nothing was accepted", *domain,
+                    signature.error().message()),
+        field.path()});
+  message.insert(0, *signature);
+  return {};
+}
+
+}  // namespace ringpost::engine
