@@ -218,34 +218,10 @@ void MxResolver::on_address(void* arg, int status, int, unsigned char* abuf, int
     dns::AddressAnswer a = dns::parse_address_answer({abuf, static_cast<std::size_t>(alen)}, q->type);
     uint16_t port = self->cfg_.policy_for(l.domain).mx_port;
     const std::string& host = l.hosts[q->host];
-    for (const in_addr& addr : a.v4) {
-      Endpoint ep;
-      auto* v4 = reinterpret_cast<sockaddr_in*>(&ep.addr);
-      v4->sin_family = AF_INET;
-      v4->sin_port = htons(port);
-      v4->sin_addr = addr;
-      ep.len = sizeof(sockaddr_in);
-      char text[INET_ADDRSTRLEN];
-      inet_ntop(AF_INET, &addr, text, sizeof text);
-      // The MX target name, not a CNAME's canonical name: that is the name TLS verification
-      // (MTA-STS, RFC 8461 §4.1) checks the certificate against.
-      ep.host = host;
-      ep.label = fmt::format("{}[{}]:{}", host, text, port);
-      l.v4[q->host].push_back(std::move(ep));
-    }
-    for (const in6_addr& addr : a.v6) {
-      Endpoint ep;
-      auto* v6 = reinterpret_cast<sockaddr_in6*>(&ep.addr);
-      v6->sin6_family = AF_INET6;
-      v6->sin6_port = htons(port);
-      v6->sin6_addr = addr;
-      ep.len = sizeof(sockaddr_in6);
-      char text[INET6_ADDRSTRLEN];
-      inet_ntop(AF_INET6, &addr, text, sizeof text);
-      ep.host = host;
-      ep.label = fmt::format("{}[{}]:{}", host, text, port);
-      l.v6[q->host].push_back(std::move(ep));
-    }
+    // The MX target name, not a CNAME's canonical name: that is the name TLS verification
+    // (MTA-STS, RFC 8461 §4.1) checks the certificate against.
+    for (const in_addr& addr : a.v4) l.v4[q->host].push_back(make_endpoint(AF_INET, &addr, port, host, true));
+    for (const in6_addr& addr : a.v6) l.v6[q->host].push_back(make_endpoint(AF_INET6, &addr, port, host, true));
     if (!a.v4.empty() || !a.v6.empty()) l.ttl = std::min(l.ttl, a.ttl);
   }
   if (--l.pending == 0) self->finish(l);

@@ -21,4 +21,9 @@ struct Route {
 
 using RoutePtr = std::shared_ptr<const Route>;
 
+// An endpoint for an IPv4 (family AF_INET, addr → in_addr) or IPv6 (AF_INET6, addr → in6_addr)
+// address. `host` is the name the server should be (SNI, verification); the label reads
+// "host[ip]:port" when the host is a name looked up in DNS, "ip:port" otherwise.
+Endpoint make_endpoint(int family, const void* addr, uint16_t port, std::string host, bool name_in_label);
+
 }  // namespace ringpost::engine

@@ -178,22 +178,10 @@ RoutePtr Shard::static_route(const std::string& domain, const DeliveryPolicy& p)
     return nullptr;
   }
   std::string ip = host == "localhost" ? "127.0.0.1" : host;
-  Endpoint ep;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&ep.addr);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ep.addr);
-  if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    ep.len = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    ep.len = sizeof(sockaddr_in6);
-  } else {
-    return nullptr;  // a host name: resolved like an implicit MX
-  }
-  ep.host = host;
-  ep.label = fmt::format("{}:{}", host, port);
+  in6_addr buf;
+  int family = inet_pton(AF_INET, ip.c_str(), &buf) == 1 ? AF_INET : inet_pton(AF_INET6, ip.c_str(), &buf) == 1 ? AF_INET6 : 0;
+  if (family == 0) return nullptr;  // a host name: resolved like an implicit MX
+  Endpoint ep = make_endpoint(family, &buf, port, host, false);
   auto r = std::make_shared<Route>();
   r->site = kind + ep.label;
   r->endpoints.push_back(std::move(ep));
