@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/integration/temp_dir.h"
+#include "tests/interop/require_server.h"
 #include "tests/interop/exim_mx.h"
 #include "tests/interop/opensmtpd_mx.h"
 #include "tests/interop/postfix_mx.h"
@@ -30,22 +31,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-bool in_ci() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && *ci != '\0' && std::string(ci) != "false" && std::string(ci) != "0";
-}
-
-// Missing binaries skip the test on a developer's machine, with how to fetch them (the reason
-// names the fetch script). In CI (CI set) they fail it: scripts/test.sh runs the fetch script
-// first, so a skip there would hide a broken fetch.
-#define REQUIRE_SERVER(MxClass)                                                               \
-  do {                                                                                        \
-    if (auto why = MxClass::unavailable_reason()) {                                           \
-      if (in_ci()) FAIL() << #MxClass " cannot run in CI: " << *why;                          \
-      GTEST_SKIP() << #MxClass " cannot run: " << *why;                                      \
-    }                                                                                         \
-  } while (0)
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });

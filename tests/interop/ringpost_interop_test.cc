@@ -23,6 +23,7 @@
 #include "tests/integration/ringpost_server.h"
 #include "tests/integration/server_test.h"
 #include "tests/integration/wait.h"
+#include "tests/interop/require_server.h"
 #include "tests/interop/exim_mx.h"
 #include "tests/interop/opensmtpd_mx.h"
 #include "tests/interop/postfix_mx.h"
@@ -35,20 +36,6 @@ using namespace std::chrono_literals;
 using tls::testing::make_test_pki;
 using tls::testing::PkiFiles;
 using tls::testing::PkiOptions;
-
-bool in_ci() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && *ci != '\0' && std::string(ci) != "false" && std::string(ci) != "0";
-}
-
-// As in harness_test.cc: skip on a developer machine without the fetched servers, fail in CI.
-#define REQUIRE_SERVER(MxClass)                                                      \
-  do {                                                                               \
-    if (auto why = MxClass::unavailable_reason()) {                                  \
-      if (in_ci()) FAIL() << #MxClass " cannot run in CI: " << *why;                 \
-      GTEST_SKIP() << #MxClass " cannot run: " << *why;                             \
-    }                                                                                \
-  } while (0)
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
