@@ -244,7 +244,8 @@ void Shard::dispatch(const std::string& domain, Delivery d, const RouteEntry& e)
       for (const RecipientRef& r : d.recipients)
         report(d.msg, r.index, queue::RecipientState::bounced, r.attempts + 1, e.failure);
     } else {
-      defer(std::move(d), e.failure, cfg_.policy_for(domain));
+      const DeliveryPolicy& p = cfg_.policy_for(domain);
+      defer(std::move(d), e.failure, queue::RetryPolicy(p.retry, p.max_age));
     }
     return;
   }
@@ -290,21 +291,23 @@ void Shard::schedule_retry(Delivery d, int64_t at_ms) {
   retries_.push(Retry{at_ms, std::move(domain), std::move(d)});
 }
 
-void Shard::defer(Delivery d, const smtp::Reply& why, const DeliveryPolicy& policy) {
-  queue::RetryPolicy retry(policy.retry, policy.max_age);
+void Shard::defer_recipient(const RecipientRef& r, const smtp::Reply& why, const queue::RetryPolicy& retry,
+                            Delivery& again, int64_t& again_at, const std::string& site) {
+  uint32_t attempts = r.attempts + 1;
+  auto at = retry.next_attempt_at_ms(attempts, again.msg->created_at_ms, now_);
+  if (!at) {
+    report(again.msg, r.index, queue::RecipientState::expired, attempts, why, site);
+    return;
+  }
+  report(again.msg, r.index, queue::RecipientState::deferred, attempts, why, site);
+  again.recipients.push_back({r.index, attempts});
+  again_at = *at;
+}
+
+void Shard::defer(Delivery d, const smtp::Reply& why, const queue::RetryPolicy& retry, const std::string& site) {
   Delivery again{d.msg, {}};
   int64_t again_at = 0;
-  for (const RecipientRef& r : d.recipients) {
-    uint32_t attempts = r.attempts + 1;
-    auto at = retry.next_attempt_at_ms(attempts, d.msg->created_at_ms, now_);
-    if (!at) {
-      report(d.msg, r.index, queue::RecipientState::expired, attempts, why);
-    } else {
-      report(d.msg, r.index, queue::RecipientState::deferred, attempts, why);
-      again.recipients.push_back({r.index, attempts});
-      again_at = *at;
-    }
-  }
+  for (const RecipientRef& r : d.recipients) defer_recipient(r, why, retry, again, again_at, site);
   if (!again.recipients.empty()) schedule_retry(std::move(again), again_at);
 }
 

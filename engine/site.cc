@@ -170,17 +170,9 @@ void Site::collect_results(SmtpConnection& conn, int64_t now) {
         case smtp::Outcome::bounced:
           shard_.report(d->msg, r.index, queue::RecipientState::bounced, attempts, res.reply, key());
           break;
-        case smtp::Outcome::deferred: {
-          auto at = retry_.next_attempt_at_ms(attempts, d->msg->created_at_ms, now);
-          if (!at) {
-            shard_.report(d->msg, r.index, queue::RecipientState::expired, attempts, res.reply, key());
-          } else {
-            shard_.report(d->msg, r.index, queue::RecipientState::deferred, attempts, res.reply, key());
-            again.recipients.push_back({r.index, attempts});
-            again_at = *at;
-          }
+        case smtp::Outcome::deferred:
+          shard_.defer_recipient(r, res.reply, retry_, again, again_at, key());
           break;
-        }
       }
     }
     if (!again.recipients.empty()) shard_.schedule_retry(std::move(again), again_at);
@@ -189,7 +181,7 @@ void Site::collect_results(SmtpConnection& conn, int64_t now) {
 
 void Site::defer_queue(const smtp::Reply& why, int64_t now) {
   while (!queue_.empty()) {
-    shard_.defer(std::move(queue_.front()), why, policy_);
+    shard_.defer(std::move(queue_.front()), why, retry_, key());
     queue_.pop_front();
   }
 }
