@@ -301,13 +301,15 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
   if (auto r = rd.check_known(root, "", {"server", "dns", "defaults", "domains", "dkim"}); !r) return tl::make_unexpected(r.error());
 
   if (const toml::table* s = root["server"].as_table()) {
-    if (auto r = rd.check_known(*s, "server", {"http_listen", "threads", "spool_dir", "hostname", "max_request_bytes", "require_dkim"}); !r)
+    if (auto r = rd.check_known(*s, "server", {"http_listen", "threads", "signing_threads", "spool_dir", "hostname", "max_request_bytes", "require_dkim"}); !r)
       return tl::make_unexpected(r.error());
     if (auto r = rd.read_bool(*s, "server", "require_dkim", cfg.require_dkim); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_string(*s, "server", "http_listen", cfg.http_listen); !r) return tl::make_unexpected(r.error());
     if (auto hp = parse_host_port(cfg.http_listen); !hp)
       return tl::make_unexpected(fmt::format("{}: {}", rd.where(*s->get("http_listen"), "server.http_listen"), hp.error()));
     if (auto r = rd.read_uint(*s, "server", "threads", cfg.threads, 0, 1024); !r) return tl::make_unexpected(r.error());
+    if (auto r = rd.read_uint(*s, "server", "signing_threads", cfg.signing_threads, 0, 1024); !r)
+      return tl::make_unexpected(r.error());
     if (auto r = rd.read_string(*s, "server", "spool_dir", cfg.spool_dir); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_string(*s, "server", "hostname", cfg.hostname); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_uint(*s, "server", "max_request_bytes", cfg.max_request_bytes, 1024, int64_t(1) << 32); !r)
@@ -366,11 +368,15 @@ const DeliveryPolicy& Config::policy_for(const std::string& domain) const {
   return it == domains.end() ? defaults : it->second;
 }
 
-uint32_t Config::shard_count() const {
-  if (threads) return threads;
+namespace {
+uint32_t cores() {
   unsigned n = std::thread::hardware_concurrency();
   return n ? n : 1;
 }
+}  // namespace
+
+uint32_t Config::shard_count() const { return threads ? threads : cores(); }
+uint32_t Config::signing_thread_count() const { return signing_threads ? signing_threads : cores(); }
 
 tl::expected<HostPort, std::string> parse_host_port(std::string_view text) {
   HostPort hp;

@@ -67,6 +67,8 @@ struct DnsConfig {
 struct Config {
   std::string http_listen = "127.0.0.1:8025";
   uint32_t threads = 0;  // 0 = one shard per core
+  // DKIM signing workers (started only when a DKIM key is configured); 0 = one per core.
+  uint32_t signing_threads = 0;
   std::string spool_dir = "./var/spool";
   std::string hostname = "mta.example.test";
   std::size_t max_request_bytes = 10 * 1024 * 1024;
@@ -83,6 +85,7 @@ struct Config {
   // The policy for a domain: its own section if it has one, else the defaults.
   const DeliveryPolicy& policy_for(const std::string& domain) const;
   uint32_t shard_count() const;
+  uint32_t signing_thread_count() const;
 };
 
 // Parses "host:port", "[v6]:port". Errors describe what is wrong with the text.

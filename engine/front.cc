@@ -72,9 +72,11 @@ void Front::run(const std::atomic<bool>& stop) {
   }
   spool_ = std::move(*spool);
   events_.arm(*ring_);
+  signed_.arm(*ring_);
   arm_accept();
   while (!stop.load(std::memory_order_relaxed)) {
     ring_->run_once(50);
+    on_signed();
     apply_events();
     spool_->flush();
     reap();
@@ -82,6 +84,9 @@ void Front::run(const std::atomic<bool>& stop) {
   // Let an in-flight commit finish so its callbacks do not outlive the ring.
   for (int i = 0; i < 100 && spool_->busy(); ++i) ring_->run_once(50);
   apply_events();
+  // Requests still being signed were never spooled: nothing of theirs was accepted.
+  signing_.reset();
+  awaiting_signature_.clear();
   conns_.clear();
   spool_.reset();
 }

@@ -23,6 +23,7 @@
 #include "engine/http_request_parser.h"
 #include "engine/mailbox.h"
 #include "engine/ring.h"
+#include "engine/signing_pool.h"
 #include "engine/spool_writer.h"
 #include "engine/status_store.h"
 
@@ -67,7 +68,16 @@ class Front {
   // front_api.cc: the routes.
   void handle(Conn& c, HttpRequest req);
   void respond(uint64_t conn_id, int status, const std::string& body, bool close_after = false);
+  // A request's messages between rendering and the spool: signed first when DKIM applies.
+  struct PendingAccept {
+    uint64_t conn_id = 0;
+    bool batch = false;
+    int64_t now_ms = 0;
+    std::vector<std::shared_ptr<SpooledMessage>> msgs;
+  };
   void accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool batch);
+  void on_signed();
+  void spool_and_answer(PendingAccept p);
   void dispatch(const std::shared_ptr<const SpooledMessage>& msg, const std::vector<queue::Recipient>& states);
   void apply_events();
   std::string stats_json() const;
@@ -86,12 +96,18 @@ class Front {
   uint64_t next_conn_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   bool needs_reap_ = false;
-  // DKIM signing at acceptance (docs/dkim.md). dkim_ and signer_ belong to the front thread; a
-  // reload is handed over through dkim_next_ and picked up at the next accept_messages.
-  dkim::Signer signer_;
+  // DKIM signing at acceptance (docs/dkim.md). dkim_ belongs to the front thread; a reload is
+  // handed over through dkim_next_ and picked up at the next accept_messages.
   std::shared_ptr<const DkimPolicy> dkim_;
   std::atomic<std::shared_ptr<const DkimPolicy>> dkim_next_;
   std::atomic<bool> dkim_replaced_{false};
+  // Declared before the pool: the pool's workers post into it until the pool is joined.
+  Mailbox<std::unique_ptr<SignJob>> signed_;
+  std::unique_ptr<SigningPool> signing_;  // started on the first message that needs DKIM
+  std::unordered_map<uint64_t, PendingAccept> awaiting_signature_;  // key: SignJob::tag
+  uint64_t next_sign_tag_ = 1;
+  std::size_t messages_awaiting_signature_ = 0;
+  std::vector<std::unique_ptr<SignJob>> signed_batch_;
 };
 
 // One HTTP client connection. Freed only once no SQE names it (pending_ops == 0).

@@ -3,6 +3,7 @@
 // only from the spool's durability callback, never before.
 #include <strings.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -85,8 +86,16 @@ void Front::accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool 
   int64_t now = now_ms();
   if (dkim_replaced_.load(std::memory_order_relaxed) && dkim_replaced_.exchange(false, std::memory_order_acquire))
     dkim_ = dkim_next_.load();  // a SIGHUP reload; one request is signed with one policy
-  std::vector<std::shared_ptr<const SpooledMessage>> spooled;
-  spooled.reserve(msgs.size());
+  PendingAccept p{c.id, batch, now, {}};
+  p.msgs.reserve(msgs.size());
+  const bool sign = !dkim_->keys.empty() || dkim_->require;
+  std::unique_ptr<SignJob> job;
+  if (sign) {
+    job = std::make_unique<SignJob>();
+    job->policy = dkim_;
+    job->now_unix_seconds = now / 1000;
+    job->items.reserve(msgs.size());
+  }
   for (std::size_t i = 0; i < msgs.size(); ++i) {
     const api::SubmitMessage& m = msgs[i];
     auto s = std::make_shared<SpooledMessage>();
@@ -95,23 +104,66 @@ void Front::accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool 
     s->created_at_ms = now;
     s->recipients = m.envelope_recipients();
     std::string body = api::render_message(m, s->id, cfg_.hostname, now / 1000);
-    // Signed once, here, before the body is spooled: a retry or a restart sends the same
-    // signed bytes and the delivery path does no crypto. A refusal refuses the whole batch,
-    // before any record of it entered the spool buffer.
-    if (auto signed_ok = sign_at_acceptance(signer_, *dkim_, body, now / 1000, {batch, i, m.raw.has_value()});
-        !signed_ok)
-      return respond(c.id, signed_ok.error().http_status, api::to_json(signed_ok.error()));
-    s->body = std::make_shared<const std::string>(std::move(body));
-    if (queue::accept_payload_size({s->id, s->from, now, s->recipients, *s->body}) > queue::kMaxRecordPayload)
-      return respond(c.id, 413, error_json("message_too_large", "a rendered message exceeds the spool's record limit"));
-    spooled.push_back(std::move(s));
+    if (sign)
+      job->items.push_back(SignItem{std::move(body), RequestField{batch, i, m.raw.has_value()}, std::nullopt});
+    else
+      s->body = std::make_shared<const std::string>(std::move(body));
+    p.msgs.push_back(std::move(s));
   }
-  // Checked above, before any record of the batch entered the buffer: a batch is all or nothing.
-  for (const auto& s : spooled)
-    [[maybe_unused]] bool ok = queue::append_accept(spool_->buffer(), {s->id, s->from, now, s->recipients, *s->body});
+  if (!sign) return spool_and_answer(std::move(p));
+  // Signed once, before the body is spooled, so a retry or a restart sends the same signed
+  // bytes and the delivery path does no crypto; signed on the pool, so this loop keeps serving
+  // other clients meanwhile. The connection waits (busy) and answers in order afterwards.
+  if (!signing_) {
+    signing_ = std::make_unique<SigningPool>(cfg_.signing_thread_count(), signed_);
+    spdlog::info("DKIM signing on {} worker thread(s)", signing_->threads());
+  }
   c.busy = true;
-  uint64_t conn_id = c.id;
-  spool_->when_durable([this, spooled = std::move(spooled), conn_id, batch](bool ok) {
+  job->tag = next_sign_tag_++;
+  messages_awaiting_signature_ += p.msgs.size();
+  awaiting_signature_.emplace(job->tag, std::move(p));
+  signing_->submit(std::move(job));
+}
+
+void Front::on_signed() {
+  signed_batch_.clear();
+  while (signed_.drain(signed_batch_)) {
+    for (std::unique_ptr<SignJob>& job : signed_batch_) {
+      auto it = awaiting_signature_.find(job->tag);
+      if (it == awaiting_signature_.end()) continue;
+      PendingAccept p = std::move(it->second);
+      awaiting_signature_.erase(it);
+      messages_awaiting_signature_ -= p.msgs.size();
+      const uint64_t conn_id = p.conn_id;
+      if (auto c = conns_.find(conn_id); c != conns_.end()) c->second->busy = false;
+      // A refusal refuses the whole request (a batch is all or nothing), naming the first item.
+      auto failed = std::find_if(job->items.begin(), job->items.end(), [](const SignItem& i) { return i.error; });
+      if (failed != job->items.end()) {
+        respond(conn_id, failed->error->http_status, api::to_json(*failed->error));
+      } else {
+        for (std::size_t i = 0; i < p.msgs.size(); ++i)
+          p.msgs[i]->body = std::make_shared<const std::string>(std::move(job->items[i].message));
+        spool_and_answer(std::move(p));
+      }
+      // Requests pipelined behind this one, unless it now waits for the spool.
+      if (auto c = conns_.find(conn_id); c != conns_.end() && !c->second->busy) process(*c->second);
+    }
+    signed_batch_.clear();
+  }
+}
+
+void Front::spool_and_answer(PendingAccept p) {
+  auto conn = conns_.find(p.conn_id);
+  for (const auto& s : p.msgs)
+    if (queue::accept_payload_size({s->id, s->from, p.now_ms, s->recipients, *s->body}) > queue::kMaxRecordPayload)
+      return respond(p.conn_id, 413, error_json("message_too_large", "a rendered message exceeds the spool's record limit"));
+  // Checked above, before any record of the batch entered the buffer: a batch is all or nothing.
+  for (const auto& s : p.msgs)
+    [[maybe_unused]] bool ok = queue::append_accept(spool_->buffer(), {s->id, s->from, p.now_ms, s->recipients, *s->body});
+  if (conn != conns_.end()) conn->second->busy = true;
+  uint64_t conn_id = p.conn_id;
+  bool batch = p.batch;
+  spool_->when_durable([this, spooled = std::move(p.msgs), conn_id, batch](bool ok) {
     auto it = conns_.find(conn_id);
     if (it != conns_.end()) it->second->busy = false;
     if (!ok) {
@@ -209,9 +261,10 @@ std::string Front::stats_json() const {
   }
   using S = queue::RecipientState;
   return fmt::format(
-      R"({{"messages":{},"recipients":{{"queued":{},"deferred":{},"delivered":{},"bounced":{},"expired":{}}},"connections_opened":{},"transactions":{},"sites":{},"dns_lookups":{},"shards":{}}})",
+      R"({{"messages":{},"recipients":{{"queued":{},"deferred":{},"delivered":{},"bounced":{},"expired":{}}},"connections_opened":{},"transactions":{},"sites":{},"dns_lookups":{},"shards":{},"dkim":{{"signing_threads":{},"messages_awaiting_signature":{}}}}})",
       status_.messages(), status_.count(S::queued), status_.count(S::deferred), status_.count(S::delivered),
-      status_.count(S::bounced), status_.count(S::expired), opened, transactions, sites, lookups, shards_.size());
+      status_.count(S::bounced), status_.count(S::expired), opened, transactions, sites, lookups, shards_.size(),
+      signing_ ? signing_->threads() : 0, messages_awaiting_signature_);
 }
 
 }  // namespace ringpost::engine

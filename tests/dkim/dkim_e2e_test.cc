@@ -7,7 +7,9 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 #include <map>
 
 #include <fmt/format.h>
@@ -77,13 +79,14 @@ class DkimEndToEnd : public it::ServerTest {
     return k;
   }
 
-  void write_config(const std::string& dkim_toml, bool require_dkim = false) {
+  // `server_extra`: more [server] lines (shifts the line numbers of what follows).
+  void write_config(const std::string& dkim_toml, bool require_dkim = false, const std::string& server_extra = "") {
     std::ofstream out(dir_ / "ringpost.toml");
     out << fmt::format(
-        "[server]\nhttp_listen = \"127.0.0.1:{}\"\nthreads = 1\nspool_dir = {}\nrequire_dkim = {}\n\n"
+        "[server]\nhttp_listen = \"127.0.0.1:{}\"\nthreads = 1\nspool_dir = {}\nrequire_dkim = {}\n{}\n"
         "[defaults]\nretry = [\"1s\"]\nconnect_timeout = \"2s\"\n\n"
         "[domains.\"sink.test\"]\nroute = \"127.0.0.1:{}\"\n\n{}",
-        http_port_, toml_string((dir_ / "spool").string()), require_dkim, sink_->port(), dkim_toml);
+        http_port_, toml_string((dir_ / "spool").string()), require_dkim, server_extra, sink_->port(), dkim_toml);
   }
 
   static std::string dkim_entry(const GeneratedKey& k, const std::string& selector, bool subdomains = false) {
@@ -226,6 +229,63 @@ TEST_F(DkimEndToEnd, RequireDkimRefusesUnconfiguredDomainsAndAcceptsNothingOfThe
   ASSERT_EQ(got.size(), 1u);
   ASSERT_TRUE(got.count("v@sink.test"));
   EXPECT_TRUE(verified_by_both(got["v@sink.test"], from_dns(), 1));
+}
+
+// A dual-signed 1,000-message batch costs about a second of CPU. It is signed by the worker
+// pool, not on the HTTP loop: the loop answers /v1/stats while the batch's messages are still
+// waiting for their signatures (inline signing could never show a non-zero count, since no
+// other request is served until it is done). Then every message arrives, and a sample spread
+// over the batch verifies with both signatures in both verifiers.
+TEST_F(DkimEndToEnd, LargeBatchIsSignedOffTheHttpLoopAndEveryMessageArrivesSigned) {
+  const GeneratedKey rsa = keygen("rsa1", "rsa");
+  const GeneratedKey ed = keygen("ed1", "ed25519");
+  write_config(dkim_entry(rsa, "rsa1") + dkim_entry(ed, "ed1"), false, "signing_threads = 2\n");
+  start_server();
+
+  constexpr int kBatch = 1000;
+  std::vector<it::OutgoingMessage> batch;
+  for (int i = 0; i < kBatch; ++i)
+    batch.push_back({"alice@example.test", {fmt::format("r{}@sink.test", i)}, fmt::format("message {}", i),
+                     fmt::format("body of message {}\n", i)});
+  tl::expected<std::vector<std::string>, std::string> ids = tl::make_unexpected("not submitted");
+  std::atomic<bool> answered{false};
+  std::thread submitter([&] {
+    RingpostApi submit_api(http_port_);
+    ids = submit_api.submit_batch(batch);
+    answered = true;
+  });
+
+  // Polled on a second connection while the batch is out for signing.
+  RingpostApi api(http_port_);
+  int64_t max_waiting = 0;
+  int polls = 0;
+  while (!answered && polls < 20000) {
+    ++polls;
+    auto r = api.http().get("/v1/stats");
+    ASSERT_TRUE(r) << r.error();
+    const std::string key = "\"messages_awaiting_signature\":";
+    auto at = r->body.find(key);
+    ASSERT_NE(at, std::string::npos) << r->body;
+    max_waiting = std::max<int64_t>(max_waiting, std::stoll(r->body.substr(at + key.size())));
+  }
+  submitter.join();
+  ASSERT_TRUE(ids) << ids.error();
+  ASSERT_EQ(ids->size(), static_cast<std::size_t>(kBatch));
+  EXPECT_EQ(max_waiting, kBatch) << "no stats answer came while the batch was being signed (" << polls << " polls)";
+
+  auto got = received(kBatch);
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(kBatch)) << sink_->describe();
+  std::vector<std::string> sample;
+  for (int i = 0; i < kBatch; i += 50) sample.push_back(got[fmt::format("r{}@sink.test", i)]);
+  for (Verifier v : {Verifier::dkimpy, Verifier::mail_dkim}) {
+    auto verdicts = run_verifier(v, sample, from_dns());
+    ASSERT_TRUE(verdicts) << verdicts.error();
+    ASSERT_EQ(verdicts->size(), sample.size());
+    for (std::size_t i = 0; i < sample.size(); ++i)
+      EXPECT_EQ(passing((*verdicts)[i]),
+                (std::vector<std::string>{"example.test/rsa1/rsa-sha256", "example.test/ed1/ed25519-sha256"}))
+          << verifier_name(v) << " message " << i * 50 << ": " << (*verdicts)[i].describe();
+  }
 }
 
 TEST_F(DkimEndToEnd, BadKeyFileStopsServeWithFileLineAndKey) {

@@ -1,0 +1,66 @@
+// DKIM signing off the HTTP front's io_uring loop. A dual RSA-2048 + Ed25519 signature costs
+// about a millisecond of CPU (libopendkim re-reads the PEM key for every signature), so a
+// 1,000-message batch signed inline would stall every other HTTP client for a second. The
+// front hands a request's rendered messages to this pool as one SignJob; the pool cuts it into
+// chunks that its worker threads sign in parallel, each with its own dkim::Signer (a Signer is
+// single-threaded), and the worker that finishes the last chunk posts the job back through
+// the front's mailbox, which wakes the front's ring. Workers share nothing but the job being
+// signed, each writing only its own chunk's items.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/dkim_policy.h"
+#include "engine/mailbox.h"
+
+#pragma push_macro("BLOCK_SIZE")
+#undef BLOCK_SIZE
+#include <concurrentqueue/blockingconcurrentqueue.h>
+#pragma pop_macro("BLOCK_SIZE")
+
+namespace ringpost::engine {
+
+struct SignItem {
+  std::string message;  // signed in place (the DKIM-Signature fields are prepended)
+  RequestField field;   // what an error blames
+  std::optional<api::ApiError> error;
+};
+
+struct SignJob {
+  uint64_t tag = 0;  // the submitter's handle for the request waiting on this job
+  std::shared_ptr<const DkimPolicy> policy;
+  int64_t now_unix_seconds = 0;
+  std::vector<SignItem> items;
+  std::atomic<uint32_t> chunks_left{0};  // the pool's; the last chunk to finish posts the job
+};
+
+class SigningPool {
+ public:
+  // Starts `threads` workers; finished jobs are pushed to `done` (and done.notify()).
+  SigningPool(uint32_t threads, Mailbox<std::unique_ptr<SignJob>>& done);
+  ~SigningPool();  // finishes queued chunks, then joins
+  SigningPool(const SigningPool&) = delete;
+  SigningPool& operator=(const SigningPool&) = delete;
+
+  void submit(std::unique_ptr<SignJob> job);
+  uint32_t threads() const { return static_cast<uint32_t>(workers_.size()); }
+
+ private:
+  struct Chunk {
+    SignJob* job = nullptr;  // nullptr: a worker's signal to stop
+    uint32_t begin = 0, end = 0;
+  };
+  void work();
+
+  Mailbox<std::unique_ptr<SignJob>>& done_;
+  moodycamel::BlockingConcurrentQueue<Chunk> chunks_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace ringpost::engine
