@@ -298,7 +298,7 @@ class Reader {
 tl::expected<Config, std::string> build(const toml::table& root, const std::string& source) {
   Reader rd(source);
   Config cfg;
-  if (auto r = rd.check_known(root, "", {"server", "dns", "defaults", "domains", "dkim"}); !r) return tl::make_unexpected(r.error());
+  if (auto r = rd.check_known(root, "", {"server", "dns", "spool", "defaults", "domains", "dkim"}); !r) return tl::make_unexpected(r.error());
 
   if (const toml::table* s = root["server"].as_table()) {
     if (auto r = rd.check_known(*s, "server", {"http_listen", "threads", "signing_threads", "spool_dir", "hostname", "max_request_bytes", "require_dkim"}); !r)
@@ -313,6 +313,14 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
     if (auto r = rd.read_string(*s, "server", "spool_dir", cfg.spool_dir); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_string(*s, "server", "hostname", cfg.hostname); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_uint(*s, "server", "max_request_bytes", cfg.max_request_bytes, 1024, int64_t(1) << 32); !r)
+      return tl::make_unexpected(r.error());
+  }
+  if (const toml::table* sp = root["spool"].as_table()) {
+    if (auto r = rd.check_known(*sp, "spool", {"segment_bytes", "status_retention"}); !r)
+      return tl::make_unexpected(r.error());
+    if (auto r = rd.read_uint(*sp, "spool", "segment_bytes", cfg.spool.segment_bytes, 65536, int64_t(1) << 40); !r)
+      return tl::make_unexpected(r.error());
+    if (auto r = rd.read_duration(*sp, "spool", "status_retention", cfg.spool.status_retention); !r)
       return tl::make_unexpected(r.error());
   }
   if (const toml::table* d = root["dns"].as_table()) {

@@ -64,6 +64,12 @@ struct DnsConfig {
   bool prefer_ipv6 = false;       // order of a host's addresses: IPv4 first unless set
 };
 
+// [spool]: docs/spool.md.
+struct SpoolConfig {
+  uint64_t segment_bytes = 64u << 20;  // a new segment file is started past this size
+  std::chrono::milliseconds status_retention = std::chrono::hours(24 * 7);  // finished messages' status
+};
+
 struct Config {
   std::string http_listen = "127.0.0.1:8025";
   uint32_t threads = 0;  // 0 = one shard per core
@@ -73,6 +79,7 @@ struct Config {
   std::string hostname = "mta.example.test";
   std::size_t max_request_bytes = 10 * 1024 * 1024;
   DnsConfig dns;
+  SpoolConfig spool;
   DeliveryPolicy defaults;
   std::map<std::string, DeliveryPolicy> domains;  // key: lower-case domain
   // [dkim."example.test"] / [[dkim."example.test"]]: keys loaded and checked at load time, in

@@ -1,13 +1,18 @@
 // What crosses threads between the HTTP front and the shards. A SpooledMessage is built once by
-// the front after its ACCEPT record is durable and is then immutable, so shards share it
-// read-only without locks; recipients are referred to by their index in it.
+// the front after its ACCEPT record is durable and is then immutable (but for the body's
+// location, an atomic that compaction swaps), so shards share it read-only without locks;
+// recipients are referred to by their index in it. The body travels with the job, not with the
+// message: a delivery that waits for a retry drops it and reads it back from the spool, so
+// queued mail costs memory for its envelope only.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "engine/segment_file.h"
 #include "queue/message.h"
 #include "smtp/reply.h"
 
@@ -18,7 +23,11 @@ struct SpooledMessage {
   std::string from;
   int64_t created_at_ms = 0;
   std::vector<std::string> recipients;
-  std::shared_ptr<const std::string> body;
+  // Where the body lies on disk. Written by the front (compaction), read by shards loading a
+  // body; std::atomic<shared_ptr> keeps the old location alive for a reader that got it.
+  mutable std::atomic<std::shared_ptr<const BodyRef>> body_at;
+  // The front thread's bookkeeping: the segment holding this message's ACCEPT record.
+  mutable uint32_t segment_seq = 0;
 };
 
 struct RecipientRef {
@@ -31,6 +40,7 @@ struct DeliveryJob {
   std::shared_ptr<const SpooledMessage> msg;
   std::string domain;
   std::vector<RecipientRef> recipients;
+  std::shared_ptr<const std::string> body;  // null: still on disk (msg->body_at)
 };
 
 // Shard → front: one recipient changed state.

@@ -33,6 +33,7 @@ void Front::replace_dkim(std::shared_ptr<const DkimPolicy> policy) {
 Front::~Front() {
   conns_.clear();
   if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (spool_lock_fd_ >= 0) ::close(spool_lock_fd_);  // releases the spool's lock
 }
 
 tl::expected<void, std::string> Front::listen() {
@@ -65,12 +66,10 @@ tl::expected<void, std::string> Front::listen() {
 
 void Front::run(const std::atomic<bool>& stop) {
   ring_ = std::make_unique<Ring>();  // on this thread: SINGLE_ISSUER
-  auto spool = SpoolWriter::open(*ring_, cfg_.spool_dir);
-  if (!spool) {
-    spdlog::critical("{}", spool.error());
+  if (auto r = open_spool(); !r) {
+    spdlog::critical("{}", r.error());
     return;
   }
-  spool_ = std::move(*spool);
   events_.arm(*ring_);
   signed_.arm(*ring_);
   arm_accept();
@@ -78,6 +77,8 @@ void Front::run(const std::atomic<bool>& stop) {
     ring_->run_once(50);
     on_signed();
     apply_events();
+    reclaim();
+    expire_statuses();
     spool_->flush();
     reap();
   }
@@ -190,13 +191,14 @@ void Front::reap() {
   }
 }
 
-void Front::respond(uint64_t conn_id, int status, const std::string& body, bool close_after) {
+void Front::respond(uint64_t conn_id, int status, const std::string& body, bool close_after,
+                    std::string_view extra_headers) {
   auto it = conns_.find(conn_id);
   if (it == conns_.end()) return;  // the client left; what it submitted is still accepted
   Conn& c = *it->second;
   if (close_after) c.close_after = true;
-  c.out += fmt::format("HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}\r\n", status,
-                       http_status_str(static_cast<http_status>(status)), body.size(),
+  c.out += fmt::format("HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}{}\r\n", status,
+                       http_status_str(static_cast<http_status>(status)), body.size(), extra_headers,
                        c.close_after ? "Connection: close\r\n" : "");
   c.out += body;
   flush(c);

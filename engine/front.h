@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -26,6 +28,7 @@
 #include "engine/signing_pool.h"
 #include "engine/spool_writer.h"
 #include "engine/status_store.h"
+#include "queue/spool_ledger.h"
 
 namespace ringpost::api {
 struct SubmitMessage;
@@ -67,19 +70,32 @@ class Front {
 
   // front_api.cc: the routes.
   void handle(Conn& c, HttpRequest req);
-  void respond(uint64_t conn_id, int status, const std::string& body, bool close_after = false);
+  void respond(uint64_t conn_id, int status, const std::string& body, bool close_after = false,
+               std::string_view extra_headers = {});
   // A request's messages between rendering and the spool: signed first when DKIM applies.
   struct PendingAccept {
     uint64_t conn_id = 0;
     bool batch = false;
     int64_t now_ms = 0;
     std::vector<std::shared_ptr<SpooledMessage>> msgs;
+    std::vector<std::shared_ptr<const std::string>> bodies;  // parallel to msgs, once rendered (and signed)
   };
   void accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool batch);
   void on_signed();
   void spool_and_answer(PendingAccept p);
-  void dispatch(const std::shared_ptr<const SpooledMessage>& msg, const std::vector<queue::Recipient>& states);
+  void dispatch(const std::shared_ptr<const SpooledMessage>& msg, const std::vector<queue::Recipient>& states,
+                std::shared_ptr<const std::string> body);
   void apply_events();
+
+  // front_spool.cc: the spool's life after start-up (docs/spool.md).
+  tl::expected<void, std::string> lock_spool();
+  tl::expected<void, std::string> open_spool();
+  // A message has nothing left to deliver: its segment may become reclaimable.
+  void on_finished(const SpooledMessage& msg, int64_t finished_at_ms);
+  void reclaim();
+  void compact_oldest();
+  void expire_statuses();
+  std::string spool_stats_json() const;
   std::string stats_json() const;
 
   const Config& cfg_;
@@ -89,6 +105,17 @@ class Front {
   uint16_t port_ = 0;
   std::unique_ptr<Ring> ring_;
   std::unique_ptr<SpoolWriter> spool_;
+  int spool_lock_fd_ = -1;
+  queue::SpoolLedger ledger_;
+  std::map<uint32_t, std::string> segment_paths_;  // every segment the ledger knows
+  // Recovered segment files, kept open until the writer starts (then only messages hold them).
+  std::vector<std::shared_ptr<const SegmentFile>> recovered_segments_;
+  // Messages with something left to deliver, for compaction and for knowing when one finishes.
+  std::unordered_map<std::string, std::shared_ptr<const SpooledMessage>> live_;
+  bool compacting_ = false;
+  int64_t next_compaction_ms_ = 0;
+  // Finished messages, oldest first, for status_retention.
+  std::deque<std::pair<int64_t, std::string>> finished_;
   Mailbox<DeliveryEvent>& events_;
   std::vector<DeliveryEvent> event_batch_;
   StatusStore status_;

@@ -107,7 +107,7 @@ void Front::accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool 
     if (sign)
       job->items.push_back(SignItem{std::move(body), RequestField{batch, i, m.raw.has_value()}, std::nullopt});
     else
-      s->body = std::make_shared<const std::string>(std::move(body));
+      p.bodies.push_back(std::make_shared<const std::string>(std::move(body)));
     p.msgs.push_back(std::move(s));
   }
   if (!sign) return spool_and_answer(std::move(p));
@@ -142,7 +142,7 @@ void Front::on_signed() {
         respond(conn_id, failed->error->http_status, api::to_json(*failed->error));
       } else {
         for (std::size_t i = 0; i < p.msgs.size(); ++i)
-          p.msgs[i]->body = std::make_shared<const std::string>(std::move(job->items[i].message));
+          p.bodies.push_back(std::make_shared<const std::string>(std::move(job->items[i].message)));
         spool_and_answer(std::move(p));
       }
       // Requests pipelined behind this one, unless it now waits for the spool.
@@ -152,49 +152,8 @@ void Front::on_signed() {
   }
 }
 
-void Front::spool_and_answer(PendingAccept p) {
-  auto conn = conns_.find(p.conn_id);
-  for (const auto& s : p.msgs)
-    if (queue::accept_payload_size({s->id, s->from, p.now_ms, s->recipients, *s->body}) > queue::kMaxRecordPayload)
-      return respond(p.conn_id, 413, error_json("message_too_large", "a rendered message exceeds the spool's record limit"));
-  // Checked above, before any record of the batch entered the buffer: a batch is all or nothing.
-  for (const auto& s : p.msgs)
-    [[maybe_unused]] bool ok = queue::append_accept(spool_->buffer(), {s->id, s->from, p.now_ms, s->recipients, *s->body});
-  if (conn != conns_.end()) conn->second->busy = true;
-  uint64_t conn_id = p.conn_id;
-  bool batch = p.batch;
-  spool_->when_durable([this, spooled = std::move(p.msgs), conn_id, batch](bool ok) {
-    auto it = conns_.find(conn_id);
-    if (it != conns_.end()) it->second->busy = false;
-    if (!ok) {
-      respond(conn_id, 503, error_json("spool_unavailable", "the message could not be written to disk; nothing was accepted; retry later"));
-    } else {
-      std::string body = batch ? "{\"ids\":[" : "";
-      for (std::size_t i = 0; i < spooled.size(); ++i) {
-        const auto& s = spooled[i];
-        queue::Message m{s->id, s->from, s->created_at_ms, {}, nullptr};
-        for (const std::string& r : s->recipients) m.recipients.push_back(queue::Recipient{r, queue::RecipientState::queued, 0, {}, s->created_at_ms, {}});
-        dispatch(s, m.recipients);
-        status_.add(std::move(m));
-        if (batch) {
-          if (i) body += ',';
-          api::append_json_string(body, s->id);
-        }
-      }
-      if (batch) {
-        body += "]}";
-      } else {
-        body = "{\"id\":";
-        api::append_json_string(body, spooled[0]->id);
-        body += fmt::format(",\"recipients\":{}}}", spooled[0]->recipients.size());
-      }
-      respond(conn_id, 202, body);
-    }
-    if (it != conns_.end()) process(*it->second);  // requests pipelined behind this one
-  });
-}
-
-void Front::dispatch(const std::shared_ptr<const SpooledMessage>& msg, const std::vector<queue::Recipient>& states) {
+void Front::dispatch(const std::shared_ptr<const SpooledMessage>& msg, const std::vector<queue::Recipient>& states,
+                     std::shared_ptr<const std::string> body) {
   // One job per destination domain: the domain decides the shard, and a shard sends one
   // transaction per message and domain.
   std::map<std::string, std::vector<RecipientRef>> by_domain;
@@ -204,7 +163,7 @@ void Front::dispatch(const std::shared_ptr<const SpooledMessage>& msg, const std
   }
   for (auto& [domain, refs] : by_domain) {
     uint32_t s = shard_for_domain(domain, static_cast<uint32_t>(shards_.size()));
-    shards_[s]->inbox().push(ShardJob{DeliveryJob{msg, domain, std::move(refs)}, nullptr});
+    shards_[s]->inbox().push(ShardJob{DeliveryJob{msg, domain, std::move(refs), body}, nullptr});
     shard_touched_[s] = true;
   }
   for (std::size_t s = 0; s < shards_.size(); ++s) {
@@ -212,42 +171,6 @@ void Front::dispatch(const std::shared_ptr<const SpooledMessage>& msg, const std
     shard_touched_[s] = false;
     shards_[s]->inbox().notify();
   }
-}
-
-void Front::apply_events() {
-  event_batch_.clear();
-  while (events_.drain(event_batch_)) {
-    for (const DeliveryEvent& e : event_batch_) {
-      status_.apply(e.msg->id, e.recipient, e.state, e.attempts, e.reply, e.at_ms, e.site);
-      // An outcome record is small (the reply text is bounded by the SMTP reply parser), so
-      // the size refusal cannot happen here; losing one would only mean a redelivery.
-      if (spool_)
-        [[maybe_unused]] bool ok = queue::append_outcome(
-            spool_->buffer(), queue::OutcomeRecord{e.msg->id, e.recipient, e.state, e.attempts, e.at_ms, e.reply});
-    }
-    event_batch_.clear();
-  }
-}
-
-tl::expected<std::size_t, std::string> Front::recover() {
-  auto recovered = queue::recover_spool(cfg_.spool_dir);
-  if (!recovered) return tl::make_unexpected(recovered.error());
-  std::size_t pending = 0;
-  for (queue::Message& m : recovered->messages) {
-    auto s = std::make_shared<SpooledMessage>();
-    s->id = m.id;
-    s->from = m.from;
-    s->created_at_ms = m.created_at_ms;
-    for (const queue::Recipient& r : m.recipients) {
-      s->recipients.push_back(r.address);
-      if (!queue::is_final(r.state)) ++pending;
-    }
-    s->body = m.body;
-    dispatch(s, m.recipients);
-    status_.add(std::move(m));
-  }
-  for (const std::string& w : recovered->report.warnings) spdlog::warn("spool recovery: {}", w);
-  return pending;
 }
 
 std::string Front::stats_json() const {
@@ -261,10 +184,10 @@ std::string Front::stats_json() const {
   }
   using S = queue::RecipientState;
   return fmt::format(
-      R"({{"messages":{},"recipients":{{"queued":{},"deferred":{},"delivered":{},"bounced":{},"expired":{}}},"connections_opened":{},"transactions":{},"sites":{},"dns_lookups":{},"shards":{},"dkim":{{"signing_threads":{},"messages_awaiting_signature":{}}}}})",
+      R"({{"messages":{},"recipients":{{"queued":{},"deferred":{},"delivered":{},"bounced":{},"expired":{}}},"connections_opened":{},"transactions":{},"sites":{},"dns_lookups":{},"shards":{},"dkim":{{"signing_threads":{},"messages_awaiting_signature":{}}},"spool":{}}})",
       status_.messages(), status_.count(S::queued), status_.count(S::deferred), status_.count(S::delivered),
       status_.count(S::bounced), status_.count(S::expired), opened, transactions, sites, lookups, shards_.size(),
-      signing_ ? signing_->threads() : 0, messages_awaiting_signature_);
+      signing_ ? signing_->threads() : 0, messages_awaiting_signature_, spool_stats_json());
 }
 
 }  // namespace ringpost::engine

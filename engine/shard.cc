@@ -151,7 +151,7 @@ void Shard::accept_jobs() {
   incoming_.clear();
   if (!inbox_.drain(incoming_)) return;
   for (ShardJob& j : incoming_) {
-    Delivery d{std::move(j.job.msg), std::move(j.job.recipients)};
+    Delivery d{std::move(j.job.msg), std::move(j.job.recipients), std::move(j.job.body)};
     if (j.route) {
       Site& s = site_for(j.route, j.job.domain);  // routed by a peer: the site is ours
       s.enqueue(std::move(d));
@@ -256,7 +256,8 @@ void Shard::dispatch(const std::string& domain, Delivery d, const RouteEntry& e)
     mark_dirty(s);
     return;
   }
-  peers_[owner]->inbox().push(ShardJob{DeliveryJob{std::move(d.msg), domain, std::move(d.recipients)}, e.route});
+  peers_[owner]->inbox().push(
+      ShardJob{DeliveryJob{std::move(d.msg), domain, std::move(d.recipients), std::move(d.body)}, e.route});
   peer_touched_[owner] = true;
 }
 
@@ -287,6 +288,8 @@ void Shard::report(const std::shared_ptr<const SpooledMessage>& msg, uint32_t rc
 }
 
 void Shard::schedule_retry(Delivery d, int64_t at_ms) {
+  // Waiting costs the envelope only; the site reads the body back when a connection wants it.
+  d.body.reset();
   std::string domain = queue::domain_of(d.msg->recipients[d.recipients.front().index]);
   retries_.push(Retry{at_ms, std::move(domain), std::move(d)});
 }

@@ -6,9 +6,12 @@
 #include "engine/site.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "engine/shard.h"
 
@@ -18,6 +21,16 @@ namespace {
 // not open twenty connections, ten thousand should open all that the policy allows.
 constexpr std::size_t kQueuedPerNewConnection = 10;
 }  // namespace
+
+struct Site::BodyLoad : Completion {
+  Site* site;
+  Delivery delivery;
+  std::shared_ptr<const BodyRef> at;  // keeps the segment's fd open until the read is done
+  std::string buf;
+  void on_complete(int res, uint32_t) override { site->on_body_loaded(*this, res); }
+};
+
+Site::~Site() = default;
 
 Site::Site(Shard& shard, RoutePtr route, const DeliveryPolicy& policy)
     : shard_(shard), route_(std::move(route)), policy_(policy), retry_(policy.retry, policy.max_age) {
@@ -145,11 +158,50 @@ void Site::feed(SmtpConnection& conn, int64_t now) {
   // length) without a byte on the wire, and is ready again at once.
   while (conn.ready()) {
     if (conn.transactions() >= policy_.max_msgs_per_connection || shard_.draining()) return conn.quit(now);
-    if (queue_.empty()) return conn.mark_idle(now);
+    while (!queue_.empty() && !queue_.front().body && loads_.size() < max_loads()) {
+      Delivery d = std::move(queue_.front());
+      queue_.pop_front();
+      start_load(std::move(d));
+    }
+    // Nothing here to send yet (bodies on their way from disk): idle until a load lands.
+    if (queue_.empty() || !queue_.front().body) return conn.mark_idle(now);
     conn.send(std::move(queue_.front()), now);
     queue_.pop_front();
     collect_results(conn, now);
   }
+}
+
+std::size_t Site::max_loads() const { return std::max<std::size_t>(8, 2 * policy_.max_connections); }
+
+void Site::start_load(Delivery d) {
+  auto load = std::make_unique<BodyLoad>();
+  load->site = this;
+  load->at = d.msg->body_at.load();
+  load->delivery = std::move(d);
+  if (!load->at) return on_body_loaded(*load, -ENOENT);
+  load->buf.resize(load->at->size);
+  io_uring_prep_read(shard_.ring().sqe(load.get()), load->at->file->fd, load->buf.data(), load->at->size,
+                     load->at->offset);
+  loads_.push_back(std::move(load));
+}
+
+void Site::on_body_loaded(BodyLoad& load, int res) {
+  Delivery d = std::move(load.delivery);
+  const bool ok = load.at && res == static_cast<int>(load.at->size);
+  if (ok) d.body = std::make_shared<const std::string>(std::move(load.buf));
+  std::string where = load.at ? load.at->file->path : "(no location)";
+  std::erase_if(loads_, [&](const std::unique_ptr<BodyLoad>& l) { return l.get() == &load; });
+  if (ok) {
+    queue_.push_front(std::move(d));
+  } else {
+    // The record was checksummed when it was written and when it was recovered: a failed read
+    // is the disk's fault. Retry later rather than bounce mail that may still be readable.
+    std::string why = res < 0 ? std::strerror(-res) : fmt::format("short read ({} bytes)", res);
+    spdlog::error("message {}: cannot read its body from {}: {}", d.msg->id, where, why);
+    shard_.defer(std::move(d), smtp::Reply{451, "4.3.0", "cannot read the message from the spool: " + why}, retry_,
+                 key());
+  }
+  shard_.mark_dirty(*this);
 }
 
 void Site::collect_results(SmtpConnection& conn, int64_t now) {

@@ -23,6 +23,7 @@ class Site {
   // The policy is the one of the domain that first routed here: with rollup, sibling domains
   // share the site's limits.
   Site(Shard& shard, RoutePtr route, const DeliveryPolicy& policy);
+  ~Site();
 
   void enqueue(Delivery d) { queue_.push_back(std::move(d)); }
   // A fresher answer for the same site (e.g. the TTL ran out): new connections use it.
@@ -46,6 +47,13 @@ class Site {
   void collect_results(SmtpConnection& conn, int64_t now);
   void feed(SmtpConnection& conn, int64_t now);
   void defer_queue(const smtp::Reply& why, int64_t now);
+  // Bodies of deliveries that waited for a retry or came back from recovery are read from the
+  // spool when a connection could take them, a bounded number at a time, so a backlog of
+  // millions is read back at the pace the site consumes it instead of all at once.
+  struct BodyLoad;
+  void start_load(Delivery d);
+  void on_body_loaded(BodyLoad& load, int res);
+  std::size_t max_loads() const;
 
   Shard& shard_;
   RoutePtr route_;
@@ -60,6 +68,7 @@ class Site {
   std::size_t next_in_group_ = 0;
   std::unordered_set<std::string> plain_fallback_;  // endpoints whose TLS handshake failed
   bool needs_reap_ = false;
+  std::vector<std::unique_ptr<BodyLoad>> loads_;
 };
 
 }  // namespace ringpost::engine

@@ -281,7 +281,7 @@ void SmtpConnection::send(Delivery d, int64_t now) {
   now_ms_ = now;
   smtp::Envelope env;
   env.from = d.msg->from;
-  env.body = d.msg->body;
+  env.body = d.body;
   env.recipients.reserve(d.recipients.size());
   for (const RecipientRef& r : d.recipients) env.recipients.push_back(d.msg->recipients[r.index]);
   current_ = std::move(d);

@@ -37,6 +37,7 @@ struct Endpoint {
 struct Delivery {
   std::shared_ptr<const SpooledMessage> msg;
   std::vector<RecipientRef> recipients;
+  std::shared_ptr<const std::string> body;  // null: on disk, to be read before sending
 };
 
 // What a connection needs to run STARTTLS: the shard's context for the policy and the session

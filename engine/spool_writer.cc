@@ -18,10 +18,12 @@
 
 namespace ringpost::engine {
 
-tl::expected<std::unique_ptr<SpoolWriter>, std::string> SpoolWriter::open(Ring& ring, const std::string& dir) {
-  static uint32_t sequence = 0;
-  std::string path = dir + "/" + queue::spool_file_name(now_ms(), sequence++);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+tl::expected<std::shared_ptr<const SegmentFile>, std::string> SpoolWriter::create_segment(const std::string& dir,
+                                                                                         uint32_t seq) {
+  // The name's time part orders segments across restarts; seq orders them within one process.
+  std::string path = dir + "/" + queue::spool_file_name(now_ms(), seq);
+  // Read and write: shards read bodies back through the same descriptor.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
   if (fd < 0) return tl::make_unexpected(fmt::format("{}: cannot create spool file: {}", path, std::strerror(errno)));
   // The new file's directory entry must be durable too, or a crash could lose the whole file.
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -29,19 +31,44 @@ tl::expected<std::unique_ptr<SpoolWriter>, std::string> SpoolWriter::open(Ring& 
     ::fsync(dfd);
     ::close(dfd);
   }
-  return std::unique_ptr<SpoolWriter>(new SpoolWriter(ring, fd, std::move(path)));
+  return std::make_shared<const SegmentFile>(seq, std::move(path), fd);
 }
 
-SpoolWriter::SpoolWriter(Ring& ring, int fd, std::string path) : ring_(ring), fd_(fd), path_(std::move(path)) {}
+tl::expected<std::unique_ptr<SpoolWriter>, std::string> SpoolWriter::open(Ring& ring, const std::string& dir,
+                                                                        SpoolWriterOptions options) {
+  auto first = create_segment(dir, options.first_seq);
+  if (!first) return tl::make_unexpected(first.error());
+  return std::unique_ptr<SpoolWriter>(new SpoolWriter(ring, dir, options, std::move(*first)));
+}
+
+SpoolWriter::SpoolWriter(Ring& ring, std::string dir, SpoolWriterOptions options,
+                         std::shared_ptr<const SegmentFile> first)
+    : ring_(ring), dir_(std::move(dir)), options_(options), current_(std::move(first)),
+      next_seq_(options.first_seq + 1) {}
 
 SpoolWriter::~SpoolWriter() {
   // Outcome records still buffered are not owed durability, but writing them saves redelivery.
-  if (!in_flight_ && !pending_.empty()) [[maybe_unused]] auto n = ::pwrite(fd_, pending_.data(), pending_.size(), offset_);
-  ::close(fd_);
+  if (!in_flight_ && !pending_.empty())
+    [[maybe_unused]] auto n = ::pwrite(current_->fd, pending_.data(), pending_.size(), offset_);
+}
+
+void SpoolWriter::rotate() {
+  // Between commits only, so a commit never spans two files. Opening a file and syncing the
+  // directory block this thread for about a millisecond, once per segment_bytes written.
+  auto next = create_segment(dir_, next_seq_);
+  if (!next) {
+    spdlog::error("spool: cannot start a new segment ({}); appending to {}", next.error(), current_->path);
+    return;
+  }
+  ++next_seq_;
+  current_ = std::move(*next);
+  offset_ = 0;
+  if (on_new_segment_) on_new_segment_(current_);
 }
 
 void SpoolWriter::flush() {
   if (in_flight_ || (pending_.empty() && pending_waiters_.empty())) return;
+  if (offset_ >= options_.segment_bytes && !pending_.empty()) rotate();
   writing_.swap(pending_);
   pending_.clear();
   writing_waiters_.swap(pending_waiters_);
@@ -55,10 +82,10 @@ void SpoolWriter::flush() {
   // batch) need only the sync.
   if (!writing_.empty()) {
     io_uring_sqe* w = ring_.sqe(&write_op_);
-    io_uring_prep_write(w, fd_, writing_.data(), writing_.size(), offset_);
+    io_uring_prep_write(w, current_->fd, writing_.data(), writing_.size(), offset_);
     if (with_sync_) w->flags |= IOSQE_IO_LINK;
   }
-  if (with_sync_) io_uring_prep_fsync(ring_.sqe(&sync_op_), fd_, IORING_FSYNC_DATASYNC);
+  if (with_sync_) io_uring_prep_fsync(ring_.sqe(&sync_op_), current_->fd, IORING_FSYNC_DATASYNC);
 }
 
 void SpoolWriter::on_complete(bool is_sync, int res) {
@@ -67,34 +94,38 @@ void SpoolWriter::on_complete(bool is_sync, int res) {
     if (!with_sync_) finish(res == static_cast<int>(writing_.size()));
     return;
   }
+  ++syncs_;
   if (res == 0) return finish(true);
   if (res == -ECANCELED && write_res_ >= 0) {
     // Short write: finish the rest synchronously; this path is rare enough not to matter.
     std::size_t done = static_cast<std::size_t>(write_res_);
     while (done < writing_.size()) {
-      ssize_t n = ::pwrite(fd_, writing_.data() + done, writing_.size() - done, offset_ + done);
+      ssize_t n = ::pwrite(current_->fd, writing_.data() + done, writing_.size() - done, offset_ + done);
       if (n <= 0) return finish(false);
       done += static_cast<std::size_t>(n);
     }
-    return finish(::fdatasync(fd_) == 0);
+    return finish(::fdatasync(current_->fd) == 0);
   }
   finish(false);
 }
 
 void SpoolWriter::finish(bool ok) {
+  const Placement at{current_, offset_};
   if (ok) {
     offset_ += writing_.size();
+    if (on_committed_ && !writing_.empty()) on_committed_(*current_, writing_.size());
   } else {
     // Cut off whatever part of the batch reached the file, so the next batch starts on a
     // record boundary and recovery never sees a torn record in the middle of the log.
-    spdlog::error("spool write to {} failed; {} waiting requests get 503", path_, writing_waiters_.size());
-    [[maybe_unused]] int rc = ::ftruncate(fd_, static_cast<off_t>(offset_));
+    ++write_errors_;
+    spdlog::error("spool write to {} failed; {} waiting requests get 503", current_->path, writing_waiters_.size());
+    [[maybe_unused]] int rc = ::ftruncate(current_->fd, static_cast<off_t>(offset_));
   }
   in_flight_ = false;
   writing_.clear();
   std::vector<Durable> waiters;
   waiters.swap(writing_waiters_);
-  for (Durable& cb : waiters) cb(ok);
+  for (Durable& cb : waiters) cb(ok, at);
 }
 
 }  // namespace ringpost::engine

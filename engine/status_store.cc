@@ -34,6 +34,19 @@ bool StatusStore::apply(const std::string& id, uint32_t recipient, queue::Recipi
   return true;
 }
 
+void StatusStore::erase(const std::string& id) {
+  auto it = messages_.find(id);
+  if (it == messages_.end()) return;
+  for (const queue::Recipient& r : it->second.recipients) --counts_[static_cast<std::size_t>(r.state)];
+  messages_.erase(it);
+}
+
+bool all_final(const queue::Message& m) {
+  for (const queue::Recipient& r : m.recipients)
+    if (!queue::is_final(r.state)) return false;
+  return true;
+}
+
 const queue::Message* StatusStore::find(const std::string& id) const {
   auto it = messages_.find(id);
   return it == messages_.end() ? nullptr : &it->second;
@@ -74,6 +87,9 @@ std::string message_status_json(const queue::Message& m) {
       out += ",\"site\":";
       api::append_json_string(out, r.site);
     }
+    // Unfinished when the process last stopped: the attempt in flight then may have reached
+    // the receiver, so a delivery after this may be the second one (at least once).
+    if (r.recovered) out += ",\"recovered\":true";
     out += '}';
   }
   out += "]}";

@@ -21,6 +21,8 @@ class StatusStore {
   bool apply(const std::string& id, uint32_t recipient, queue::RecipientState state, uint32_t attempts,
              const smtp::Reply& reply, int64_t at_ms, const std::string& site = {});
   const queue::Message* find(const std::string& id) const;
+  // Forgets a message (status retention ran out).
+  void erase(const std::string& id);
 
   uint64_t count(queue::RecipientState s) const { return counts_[static_cast<std::size_t>(s)]; }
   std::size_t messages() const { return messages_.size(); }
@@ -31,6 +33,8 @@ class StatusStore {
 };
 
 std::string message_status_json(const queue::Message& m);
+// Every recipient in a final state: nothing more is owed for this message.
+bool all_final(const queue::Message& m);
 // RFC 3339 UTC with milliseconds: "2026-11-25T18:50:34.123Z".
 std::string rfc3339_ms(int64_t unix_ms);
 

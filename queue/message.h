@@ -37,6 +37,16 @@ struct Recipient {
   smtp::Reply last_reply;
   int64_t updated_at_ms = 0;      // unix epoch milliseconds
   std::string site;               // where the last attempt went (MX host set or route); not spooled
+  bool recovered = false;         // re-queued by a spool recovery: a delivery after it may be a repeat
+};
+
+// Where a message's body lies in the spool: file (an index into the recovered file list, or
+// the engine's segment number), byte offset and size. Bodies of queued messages stay on disk
+// and are read back when a connection is ready for them.
+struct BodyLocation {
+  uint32_t file = 0;
+  uint64_t offset = 0;
+  uint32_t size = 0;
 };
 
 struct Message {
@@ -44,7 +54,8 @@ struct Message {
   std::string from;               // envelope sender (MAIL FROM)
   int64_t created_at_ms = 0;      // unix epoch milliseconds
   std::vector<Recipient> recipients;
-  std::shared_ptr<const std::string> body;  // RFC 5322 bytes, CRLF line ends
+  std::shared_ptr<const std::string> body;  // RFC 5322 bytes, CRLF line ends; may be left on disk
+  BodyLocation body_at;                     // set by recovery
 };
 
 // The part of an address after the last '@', lower-cased: the routing key.

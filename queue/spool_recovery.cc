@@ -130,6 +130,7 @@ std::string id_hint(std::string_view payload) {
 
 class Recovery {
  public:
+  explicit Recovery(RecoveryOptions options) : options_(options) {}
   tl::expected<void, std::string> read_file(const std::string& path, const std::string& name);
 
   RecoveredSpool finish() {
@@ -147,15 +148,16 @@ class Recovery {
       ++suppressed_;
     }
   }
-  void apply_accept(const std::string& name, uint64_t pos, AcceptRecord r);
+  void apply_accept(const std::string& name, uint64_t pos, uint64_t record_end, AcceptRecord r);
   void apply_outcome(const std::string& name, uint64_t pos, OutcomeRecord r);
 
+  RecoveryOptions options_;
   RecoveredSpool out_;
   std::unordered_map<std::string, std::size_t> index_;  // id -> position in out_.messages
   std::size_t suppressed_ = 0;
 };
 
-void Recovery::apply_accept(const std::string& name, uint64_t pos, AcceptRecord r) {
+void Recovery::apply_accept(const std::string& name, uint64_t pos, uint64_t record_end, AcceptRecord r) {
   if (index_.count(r.id) != 0) {
     // The first ACCEPT is the one that was acknowledged; outcomes already applied refer to it.
     warn(fmt::format("{}: offset {}: duplicate ACCEPT for id '{}' ignored", name, pos, r.id));
@@ -172,7 +174,10 @@ void Recovery::apply_accept(const std::string& name, uint64_t pos, AcceptRecord 
     rcpt.updated_at_ms = r.created_at_ms;
     m.recipients.push_back(std::move(rcpt));
   }
-  m.body = std::make_shared<const std::string>(r.body);  // r.body views the read buffer: copy now
+  // The body is the payload's last field, so it ends where the record ends.
+  m.body_at = BodyLocation{static_cast<uint32_t>(out_.files.size() - 1), record_end - r.body.size(),
+                           static_cast<uint32_t>(r.body.size())};
+  if (options_.load_bodies) m.body = std::make_shared<const std::string>(r.body);  // r.body views the read buffer
   index_.emplace(m.id, out_.messages.size());
   out_.messages.push_back(std::move(m));
   ++out_.report.accepts;
@@ -182,7 +187,7 @@ void Recovery::apply_outcome(const std::string& name, uint64_t pos, OutcomeRecor
   ++out_.report.outcomes;
   const auto it = index_.find(r.id);
   if (it == index_.end()) {
-    warn(fmt::format("{}: offset {}: OUTCOME for unknown id '{}' ignored", name, pos, r.id));
+    ++out_.report.orphan_outcomes;
     return;
   }
   Message& m = out_.messages[it->second];
@@ -216,6 +221,7 @@ tl::expected<void, std::string> Recovery::read_file(const std::string& path, con
   if (auto r = f.open(path); !r) return r;
   RecoveryReport& rep = out_.report;
   ++rep.files;
+  out_.files.push_back(name);
 
   uint64_t pos = 0;
   while (pos < f.size()) {
@@ -303,7 +309,7 @@ tl::expected<void, std::string> Recovery::read_file(const std::string& path, con
       case RecordType::accept: {
         auto r = decode_accept_payload(*payload);
         if (r) {
-          apply_accept(name, pos, std::move(*r));
+          apply_accept(name, pos, end_of_record, std::move(*r));
         } else {
           ++rep.corrupt_records;
           warn(fmt::format("{}: offset {}: undecodable record{} skipped: {}", name, pos, id_hint(*payload), r.error()));
@@ -333,7 +339,7 @@ tl::expected<void, std::string> Recovery::read_file(const std::string& path, con
 
 }  // namespace
 
-tl::expected<RecoveredSpool, std::string> recover_spool(const std::string& dir) {
+tl::expected<RecoveredSpool, std::string> recover_spool(const std::string& dir, RecoveryOptions options) {
   std::error_code ec;
   const fs::file_status st = fs::status(dir, ec);
   if (ec && ec != std::errc::no_such_file_or_directory) {
@@ -360,7 +366,7 @@ tl::expected<RecoveredSpool, std::string> recover_spool(const std::string& dir) 
   if (ec) return tl::unexpected(fmt::format("{}: {}", dir, ec.message()));
   std::sort(names.begin(), names.end());
 
-  Recovery recovery;
+  Recovery recovery(options);
   for (const auto& name : names) {
     const std::string path = (fs::path(dir) / name).string();
     if (auto r = recovery.read_file(path, name); !r) return tl::unexpected(r.error());

@@ -22,6 +22,9 @@ struct RecoveryReport {
   std::size_t torn_tails = 0;       // files ending in a partially written record
   std::size_t corrupt_records = 0;  // damaged records skipped, or damage that ended a file
   std::size_t zero_tails = 0;       // files ending in zero bytes (preallocated space); not a loss
+  // OUTCOMEs for an id no ACCEPT names: the message finished and its file was reclaimed
+  // (deleted) while later files still held its outcomes. Expected, so not warned about.
+  std::size_t orphan_outcomes = 0;
   std::vector<std::string> warnings;  // capped at kMaxRecoveryWarnings (+1 "suppressed" line)
 };
 
@@ -33,7 +36,15 @@ struct RecoveredSpool {
   // created_at_ms. Messages whose recipients are all final are included; dropping them is the
   // caller's decision.
   std::vector<Message> messages;
+  // The files read, in order; Message::body_at.file indexes this.
+  std::vector<std::string> files;
   RecoveryReport report;
+};
+
+struct RecoveryOptions {
+  // False: bodies stay on disk (Message::body null; body_at says where), so a spool of
+  // millions of queued messages does not have to fit in memory.
+  bool load_bodies = true;
 };
 
 // Reads every regular "*.log" file in dir, in file-name (byte) order. A missing dir is created
@@ -42,7 +53,7 @@ struct RecoveredSpool {
 //
 // After recovery the engine must append to a NEW file (spool_file_name), never to a recovered
 // one: records written after a torn tail would be unreachable on the next recovery.
-tl::expected<RecoveredSpool, std::string> recover_spool(const std::string& dir);
+tl::expected<RecoveredSpool, std::string> recover_spool(const std::string& dir, RecoveryOptions options = {});
 
 // "spool-<20-digit ms>-<10-digit seq>.log". Names sort like (now_ms, sequence), so a later
 // file sorts after every earlier one as long as the caller never reuses a (now_ms, sequence)

@@ -166,6 +166,60 @@ TEST(SpoolWriter, OneIterationsRecordsAreCommittedByOneWriteAndOneSync) {
   EXPECT_EQ(*s.messages[2].body, kBodyC);
 }
 
+// Past segment_bytes the next commit starts a new file; each commit says where it landed, and
+// a record's place in the buffer plus that offset finds its bytes in that file.
+TEST(SpoolWriter, RotatesBetweenCommitsAndTellsWhereEachCommitLanded) {
+  std::unique_ptr<Ring> ring;
+  try {
+    ring = std::make_unique<Ring>(64);
+  } catch (const std::exception& e) {
+    GTEST_SKIP() << "io_uring unavailable: " << e.what();
+  }
+  TempDir dir;
+  auto w = SpoolWriter::open(*ring, dir.path(), SpoolWriterOptions{.segment_bytes = 4096, .first_seq = 7});
+  ASSERT_TRUE(w) << w.error();
+  SpoolWriter& writer = **w;
+  std::vector<uint32_t> started;
+  writer.on_new_segment([&](const std::shared_ptr<const SegmentFile>& s) { started.push_back(s->seq); });
+  uint64_t committed = 0;
+  writer.on_committed([&](const SegmentFile&, uint64_t n) { committed += n; });
+  EXPECT_EQ(writer.segment()->seq, 7u);
+
+  struct Landed {
+    std::shared_ptr<const SegmentFile> file;
+    uint64_t body_offset;
+  };
+  std::vector<Landed> landed;
+  uint64_t appended = 0;
+  for (int i = 0; i < 6; ++i) {
+    const std::size_t before = writer.buffer().size();
+    ASSERT_TRUE(queue::append_accept(writer.buffer(), accept(fmt::format("m-{}", i), kBodyD)));
+    appended += writer.buffer().size() - before;
+    const uint64_t body_pos = writer.buffer().size() - kBodyD.size();
+    writer.when_durable([&, body_pos](bool ok, const SpoolWriter::Placement& at) {
+      EXPECT_TRUE(ok);
+      landed.push_back({at.file, at.offset + body_pos});
+    });
+    writer.flush();
+    ASSERT_TRUE(run_until(*ring, [&] { return !writer.busy(); }));
+  }
+  ASSERT_EQ(landed.size(), 6u);
+  // ~3 KiB per record, 4 KiB per segment: every second commit starts a new file.
+  EXPECT_EQ(started, (std::vector<uint32_t>{8, 9}));
+  EXPECT_EQ(committed, appended);
+  for (const Landed& l : landed) {
+    std::string bytes(kBodyD.size(), '\0');
+    ASSERT_EQ(::pread(l.file->fd, bytes.data(), bytes.size(), static_cast<off_t>(l.body_offset)),
+              static_cast<ssize_t>(bytes.size()));
+    EXPECT_EQ(bytes, kBodyD) << l.file->path << " @" << l.body_offset;
+  }
+  EXPECT_EQ(landed[0].file->seq, 7u);
+  EXPECT_EQ(landed[5].file->seq, 9u);
+  queue::RecoveredSpool s = recover(dir.path());
+  EXPECT_EQ(s.report.files, 3u);
+  EXPECT_EQ(s.messages.size(), 6u);
+}
+
 TEST(SpoolWriter, RecordsAppendedDuringACommitGoIntoTheNextCommit) {
   SETUP_OR_SKIP(f);
   std::vector<std::string> events;

@@ -1,0 +1,323 @@
+// The front's side of the spool (docs/spool.md): the directory lock, recovery at start-up,
+// acceptance (a 202 only after fdatasync), recording outcomes, and reclaiming segments whose
+// messages are finished, oldest first, copying the few unfinished ones forward when needed.
+// Front thread only, like everything in Front.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "engine/api/api_error.h"
+#include "engine/api/json_escape.h"
+#include "engine/clock.h"
+#include "engine/front.h"
+#include "queue/spool_record.h"
+#include "queue/spool_recovery.h"
+
+namespace ringpost::engine {
+namespace {
+
+// Seconds a client is told to wait after a spool failure: long enough for an operator's
+// cleanup or the disk's recovery, short enough that an agent's retry comes soon after.
+constexpr int kSpoolRetryAfterSeconds = 5;
+// After a failed compaction (disk full, say), try again this much later, not every loop.
+constexpr int64_t kCompactionBackoffMs = 5000;
+
+std::string spool_unavailable_json() {
+  return api::to_json(api::ApiError{
+      503, "spool_unavailable", "the message could not be written to disk; nothing was accepted; retry later", {}});
+}
+
+}  // namespace
+
+tl::expected<void, std::string> Front::lock_spool() {
+  std::error_code ec;
+  std::filesystem::create_directories(cfg_.spool_dir, ec);
+  if (ec) return tl::make_unexpected(fmt::format("{}: cannot create spool directory: {}", cfg_.spool_dir, ec.message()));
+  const std::string path = cfg_.spool_dir + "/lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return tl::make_unexpected(fmt::format("{}: {}", path, std::strerror(errno)));
+  // flock, not a pid file alone: the kernel drops the lock when the holder dies, even by
+  // kill -9, so a crash never leaves a stale lock behind for the restart to trip over.
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    char buf[32] = {};
+    ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    ::close(fd);
+    std::string holder = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "unknown";
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    if (err == EWOULDBLOCK)
+      return tl::make_unexpected(fmt::format(
+          "spool directory {} is locked by another ringpost process (pid {}); two processes must never share a spool",
+          cfg_.spool_dir, holder));
+    return tl::make_unexpected(fmt::format("{}: cannot lock: {}", path, std::strerror(err)));
+  }
+  std::string pid = fmt::format("{}\n", ::getpid());
+  if (::ftruncate(fd, 0) == 0) [[maybe_unused]] auto w = ::pwrite(fd, pid.data(), pid.size(), 0);
+  spool_lock_fd_ = fd;
+  return {};
+}
+
+tl::expected<std::size_t, std::string> Front::recover() {
+  if (auto r = lock_spool(); !r) return tl::make_unexpected(r.error());
+  // Bodies stay on disk: a spool of millions of queued messages need not fit in memory.
+  auto recovered = queue::recover_spool(cfg_.spool_dir, queue::RecoveryOptions{.load_bodies = false});
+  if (!recovered) return tl::make_unexpected(recovered.error());
+  for (uint32_t i = 0; i < recovered->files.size(); ++i) {
+    std::string path = cfg_.spool_dir + "/" + recovered->files[i];
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return tl::make_unexpected(fmt::format("{}: {}", path, std::strerror(errno)));
+    struct stat st {};
+    ::fstat(fd, &st);
+    recovered_segments_.push_back(std::make_shared<const SegmentFile>(i, path, fd));
+    ledger_.add_segment(i, static_cast<uint64_t>(st.st_size), now_ms());
+    segment_paths_[i] = path;
+  }
+  std::size_t pending = 0;
+  const int64_t now = now_ms();
+  for (queue::Message& m : recovered->messages) {
+    auto s = std::make_shared<SpooledMessage>();
+    s->id = m.id;
+    s->from = m.from;
+    s->created_at_ms = m.created_at_ms;
+    s->segment_seq = m.body_at.file;
+    s->body_at.store(std::make_shared<const BodyRef>(
+        BodyRef{recovered_segments_[m.body_at.file], m.body_at.offset, m.body_at.size}));
+    bool live = false;
+    int64_t last_update = m.created_at_ms;
+    for (queue::Recipient& r : m.recipients) {
+      s->recipients.push_back(r.address);
+      last_update = std::max(last_update, r.updated_at_ms);
+      if (queue::is_final(r.state)) continue;
+      r.recovered = true;
+      live = true;
+      ++pending;
+    }
+    ledger_.accepted(s->segment_seq, live);
+    if (live) {
+      live_.emplace(s->id, s);
+      dispatch(s, m.recipients, nullptr);  // the body is read back when a connection wants it
+    } else if (last_update + cfg_.spool.status_retention.count() > now) {
+      finished_.emplace_back(last_update, s->id);
+    } else {
+      continue;  // finished and past retention: nothing to show
+    }
+    status_.add(std::move(m));
+  }
+  const queue::RecoveryReport& rep = recovered->report;
+  for (const std::string& w : rep.warnings) spdlog::warn("spool recovery: {}", w);
+  if (rep.files)
+    spdlog::info("spool: {} segment(s), {} messages ({} unfinished), {} torn tail(s), {} corrupt record(s)", rep.files,
+                 rep.accepts, live_.size(), rep.torn_tails, rep.corrupt_records);
+  // finished_ must be in time order for expiry; recovery yields acceptance order.
+  std::sort(finished_.begin(), finished_.end());
+  return pending;
+}
+
+tl::expected<void, std::string> Front::open_spool() {
+  SpoolWriterOptions options;
+  options.segment_bytes = cfg_.spool.segment_bytes;
+  options.first_seq = static_cast<uint32_t>(recovered_segments_.size());
+  auto spool = SpoolWriter::open(*ring_, cfg_.spool_dir, options);
+  if (!spool) return tl::make_unexpected(spool.error());
+  spool_ = std::move(*spool);
+  auto track = [this](const std::shared_ptr<const SegmentFile>& seg) {
+    ledger_.add_segment(seg->seq, 0, now_ms());
+    segment_paths_[seg->seq] = seg->path;
+  };
+  track(spool_->segment());
+  spool_->on_new_segment(track);
+  spool_->on_committed([this](const SegmentFile& seg, uint64_t bytes) { ledger_.add_bytes(seg.seq, bytes); });
+  // Messages hold the files they need; the rest can close once reclaimed.
+  recovered_segments_.clear();
+  return {};
+}
+
+void Front::spool_and_answer(PendingAccept p) {
+  auto conn = conns_.find(p.conn_id);
+  for (std::size_t i = 0; i < p.msgs.size(); ++i) {
+    const auto& s = p.msgs[i];
+    if (queue::accept_payload_size({s->id, s->from, p.now_ms, s->recipients, *p.bodies[i]}) > queue::kMaxRecordPayload)
+      return respond(p.conn_id, 413, api::to_json(api::ApiError{413, "message_too_large",
+                                                                "a rendered message exceeds the spool's record limit", {}}));
+  }
+  // Checked above, before any record of the batch entered the buffer: a batch is all or nothing.
+  // Each body's place in the commit is remembered so it can be read back from the file later.
+  std::vector<uint64_t> body_pos(p.msgs.size());
+  for (std::size_t i = 0; i < p.msgs.size(); ++i) {
+    const auto& s = p.msgs[i];
+    [[maybe_unused]] bool ok =
+        queue::append_accept(spool_->buffer(), {s->id, s->from, p.now_ms, s->recipients, *p.bodies[i]});
+    body_pos[i] = spool_->buffer().size() - p.bodies[i]->size();  // the body ends the record
+  }
+  if (conn != conns_.end()) conn->second->busy = true;
+  const uint64_t conn_id = p.conn_id;
+  const bool batch = p.batch;
+  spool_->when_durable([this, p = std::move(p), body_pos = std::move(body_pos), conn_id, batch](
+                           bool ok, const SpoolWriter::Placement& at) {
+    auto it = conns_.find(conn_id);
+    if (it != conns_.end()) it->second->busy = false;
+    if (!ok) {
+      respond(conn_id, 503, spool_unavailable_json(), false,
+              fmt::format("Retry-After: {}\r\n", kSpoolRetryAfterSeconds));
+    } else {
+      std::string body = batch ? "{\"ids\":[" : "";
+      for (std::size_t i = 0; i < p.msgs.size(); ++i) {
+        const auto& s = p.msgs[i];
+        s->segment_seq = at.file->seq;
+        s->body_at.store(std::make_shared<const BodyRef>(
+            BodyRef{at.file, at.offset + body_pos[i], static_cast<uint32_t>(p.bodies[i]->size())}));
+        ledger_.accepted(s->segment_seq, true);
+        live_.emplace(s->id, s);
+        queue::Message m{s->id, s->from, s->created_at_ms, {}, nullptr, {}};
+        for (const std::string& r : s->recipients)
+          m.recipients.push_back(queue::Recipient{r, queue::RecipientState::queued, 0, {}, s->created_at_ms, {}, false});
+        dispatch(s, m.recipients, p.bodies[i]);
+        status_.add(std::move(m));
+        if (batch) {
+          if (i) body += ',';
+          api::append_json_string(body, s->id);
+        }
+      }
+      if (batch) {
+        body += "]}";
+      } else {
+        body = "{\"id\":";
+        api::append_json_string(body, p.msgs[0]->id);
+        body += fmt::format(",\"recipients\":{}}}", p.msgs[0]->recipients.size());
+      }
+      respond(conn_id, 202, body);
+    }
+    if (it != conns_.end()) process(*it->second);  // requests pipelined behind this one
+  });
+}
+
+void Front::apply_events() {
+  event_batch_.clear();
+  while (events_.drain(event_batch_)) {
+    for (const DeliveryEvent& e : event_batch_) {
+      status_.apply(e.msg->id, e.recipient, e.state, e.attempts, e.reply, e.at_ms, e.site);
+      // An outcome record is small (the reply text is bounded by the SMTP reply parser), so
+      // the size refusal cannot happen here; losing one would only mean a redelivery.
+      if (spool_)
+        [[maybe_unused]] bool ok = queue::append_outcome(
+            spool_->buffer(), queue::OutcomeRecord{e.msg->id, e.recipient, e.state, e.attempts, e.at_ms, e.reply});
+      if (queue::is_final(e.state))
+        if (const queue::Message* m = status_.find(e.msg->id); m && all_final(*m)) on_finished(*e.msg, e.at_ms);
+    }
+    event_batch_.clear();
+  }
+}
+
+void Front::on_finished(const SpooledMessage& msg, int64_t finished_at_ms) {
+  // live_ decides, so a repeated final event (a redelivery) is not counted twice.
+  if (live_.erase(msg.id) == 0) return;
+  ledger_.finished(msg.segment_seq);
+  finished_.emplace_back(finished_at_ms, msg.id);
+}
+
+void Front::expire_statuses() {
+  const int64_t horizon = now_ms() - cfg_.spool.status_retention.count();
+  while (!finished_.empty() && finished_.front().first < horizon) {
+    // A message re-queued since (it cannot be: final is final) would be in live_; keep it then.
+    if (!live_.count(finished_.front().second)) status_.erase(finished_.front().second);
+    finished_.pop_front();
+  }
+}
+
+void Front::reclaim() {
+  if (!spool_) return;
+  switch (ledger_.next_action(now_ms())) {
+    case queue::SpoolLedger::Action::none: return;
+    case queue::SpoolLedger::Action::delete_oldest: {
+      const uint32_t seq = *ledger_.oldest();
+      // Unlinking only drops the name; a shard still reading a body through its fd keeps the
+      // data until it is done (SegmentFile). Synchronous: one metadata update per segment.
+      const std::string& path = segment_paths_[seq];
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        spdlog::error("spool: cannot delete finished segment {}: {}", path, std::strerror(errno));
+        return;  // try again next time; nothing is lost by keeping it
+      }
+      spdlog::debug("spool: deleted finished segment {}", path);
+      ledger_.remove(seq);
+      segment_paths_.erase(seq);
+      return;
+    }
+    case queue::SpoolLedger::Action::compact_oldest:
+      if (!compacting_ && now_ms() >= next_compaction_ms_) compact_oldest();
+      return;
+  }
+}
+
+void Front::compact_oldest() {
+  const uint32_t from = *ledger_.oldest();
+  std::vector<std::shared_ptr<const SpooledMessage>> moving;
+  for (const auto& [id, s] : live_)
+    if (s->segment_seq == from) moving.push_back(s);
+  std::vector<uint64_t> body_pos;
+  std::vector<uint32_t> body_size;
+  std::string body;
+  for (const auto& s : moving) {
+    const auto at = s->body_at.load();
+    body.resize(at->size);
+    // A blocking read, on purpose: compaction moves at most a tenth of one segment, once per
+    // segment, and the data was written recently enough to be in the page cache.
+    if (::pread(at->file->fd, body.data(), at->size, static_cast<off_t>(at->offset)) != static_cast<ssize_t>(at->size)) {
+      spdlog::error("spool: compaction cannot read {} from {}: {}", s->id, at->file->path, std::strerror(errno));
+      next_compaction_ms_ = now_ms() + kCompactionBackoffMs;
+      return;
+    }
+    const queue::Message* m = status_.find(s->id);
+    [[maybe_unused]] bool ok =
+        queue::append_accept(spool_->buffer(), {s->id, s->from, s->created_at_ms, s->recipients, body});
+    body_pos.push_back(spool_->buffer().size() - body.size());
+    body_size.push_back(at->size);
+    // The copy carries the current state: recovery reads it after the ACCEPT copy, and ignores
+    // the older OUTCOMEs (in segments between) as orphans once the original is gone.
+    if (m)
+      for (uint32_t r = 0; r < m->recipients.size(); ++r) {
+        const queue::Recipient& rc = m->recipients[r];
+        if (rc.state == queue::RecipientState::queued && rc.attempts == 0) continue;
+        ok = queue::append_outcome(spool_->buffer(), queue::OutcomeRecord{s->id, r, rc.state, rc.attempts,
+                                                                           rc.updated_at_ms, rc.last_reply});
+      }
+  }
+  compacting_ = true;
+  spool_->when_durable([this, from, path = segment_paths_[from], moving = std::move(moving), body_pos = std::move(body_pos),
+                        body_size = std::move(body_size)](bool ok, const SpoolWriter::Placement& at) {
+    compacting_ = false;
+    if (!ok) {
+      next_compaction_ms_ = now_ms() + kCompactionBackoffMs;
+      return;
+    }
+    for (std::size_t i = 0; i < moving.size(); ++i) {
+      const auto& s = moving[i];
+      s->body_at.store(std::make_shared<const BodyRef>(BodyRef{at.file, at.offset + body_pos[i], body_size[i]}));
+      // One that finished meanwhile was already counted off the old segment.
+      if (!live_.count(s->id)) continue;
+      s->segment_seq = at.file->seq;
+      ledger_.moved(from, at.file->seq, 1);
+    }
+    if (const auto* seg = ledger_.find(from); seg && seg->live > 0) {
+      // Only messages in live_ are owed anything; a count that says otherwise is stale.
+      spdlog::warn("spool: segment {} still counted {} live message(s) after compaction; correcting", from, seg->live);
+      ledger_.clear_live(from);
+    }
+    spdlog::info("spool: compacted segment {} ({} unfinished message(s) copied forward)", path, moving.size());
+  });
+}
+
+std::string Front::spool_stats_json() const {
+  return fmt::format(R"({{"segments":{},"bytes":{},"live_messages":{},"write_errors":{},"fdatasyncs":{}}})",
+                     ledger_.segment_count(), ledger_.total_bytes(), live_.size(),
+                     spool_ ? spool_->write_errors() : 0, spool_ ? spool_->syncs() : 0);
+}
+
+}  // namespace ringpost::engine
