@@ -147,5 +147,32 @@ TEST_F(SpoolReclaim, ALongDeferralIsCopiedForwardAndKeepsItsStateAcrossRestart) 
   EXPECT_EQ(sink_->message_count(), kCount) << "something was delivered twice after the restart";
 }
 
+// status_retention: a finished message's status is answered for that long, then forgotten
+// (404), while an unfinished one is kept however old it is.
+TEST_F(SpoolReclaim, FinishedStatusIsKeptForStatusRetentionThenForgotten) {
+  cfg_.extra_toml = "[spool]\nstatus_retention = \"2s\"\n";
+  auto server = RingpostServer::start(dir_.path(), cfg_);
+  ASSERT_TRUE(server) << server.error();
+  RingpostApi api(server->port());
+  auto done = api.submit({"agent@example.test", {"x@sink.test"}, "delivered", "soon forgotten"});
+  ASSERT_TRUE(done) << done.error();
+  auto pending = api.submit({"agent@example.test", {"y@slow.test"}, "deferred", "kept"});
+  ASSERT_TRUE(pending) << pending.error();
+  ASSERT_TRUE(wait_until(10s, 20ms, [&] {
+    auto st = api.status(*done);
+    return st && st->recipients[0].state == "delivered";
+  }));
+  auto just_after = api.http().get("/v1/messages/" + *done);
+  ASSERT_TRUE(just_after);
+  EXPECT_EQ(just_after->status, 200) << "forgotten at once";
+  EXPECT_TRUE(wait_until(10s, 100ms, [&] {
+    auto r = api.http().get("/v1/messages/" + *done);
+    return r && r->status == 404;
+  })) << "still answered long after status_retention";
+  auto kept = api.status(*pending);
+  ASSERT_TRUE(kept) << kept.error();
+  EXPECT_EQ(kept->recipients[0].state, "deferred");
+}
+
 }  // namespace
 }  // namespace ringpost::it
