@@ -17,6 +17,7 @@
 
 #include "dkim/signing_key.h"
 #include "queue/duration.h"
+#include "queue/token_bucket.h"
 
 namespace ringpost::engine {
 namespace {
@@ -90,17 +91,86 @@ class Reader {
     return {};
   }
 
+  // A number (per second) or a rate string: "300/min".
+  tl::expected<void, std::string> read_rate(const toml::table& t, std::string_view prefix, std::string_view key,
+                                            std::optional<double>& out) const {
+    const toml::node* n = t.get(key);
+    if (!n) return {};
+    if (auto v = n->value<double>(); v && n->is_number()) {
+      if (!(*v > 0)) return tl::make_unexpected(fmt::format("{}: expected a positive rate", where(*n, join(prefix, key))));
+      out = *v;
+      return {};
+    }
+    auto s = n->value<std::string>();
+    if (!s) return tl::make_unexpected(fmt::format("{}: expected a number or a rate like \"300/min\"", where(*n, join(prefix, key))));
+    auto r = queue::parse_rate(*s);
+    if (!r) return tl::make_unexpected(fmt::format("{}: {}", where(*n, join(prefix, key)), r.error()));
+    out = *r;
+    return {};
+  }
+
+  // [[rules]]: adaptive back-off (docs/shaping.md).
+  tl::expected<std::vector<ResponseRule>, std::string> read_rules(const toml::node& n) const {
+    const toml::array* arr = n.as_array();
+    if (!arr) return tl::make_unexpected(fmt::format("{}: expected [[rules]] tables", where(n, "rules")));
+    std::vector<ResponseRule> rules;
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const std::string prefix = fmt::format("rules[{}]", i);
+      const toml::table* t = (*arr)[i].as_table();
+      if (!t) return tl::make_unexpected(fmt::format("{}: expected a table", where((*arr)[i], prefix)));
+      if (auto r = check_known(*t, prefix, {"match", "action", "duration", "for", "msgs_per_second"}); !r)
+        return tl::make_unexpected(r.error());
+      ResponseRule rule;
+      if (auto r = read_string(*t, prefix, "match", rule.match); !r) return tl::make_unexpected(r.error());
+      if (rule.match.empty())
+        return tl::make_unexpected(fmt::format("{}: key '{}.match': a rule needs a match pattern", where(*t, prefix), prefix));
+      try {
+        rule.regex = std::make_shared<const std::regex>(rule.match, std::regex::ECMAScript | std::regex::icase);
+      } catch (const std::regex_error& e) {
+        return tl::make_unexpected(fmt::format("{}: not a regular expression: {}", where(*t->get("match"), join(prefix, "match")), e.what()));
+      }
+      std::string action = "suspend";
+      if (auto r = read_string(*t, prefix, "action", action); !r) return tl::make_unexpected(r.error());
+      if (action == "suspend") {
+        rule.action = RuleAction::suspend;
+        if (auto r = read_duration(*t, prefix, "duration", rule.duration); !r) return tl::make_unexpected(r.error());
+      } else if (action == "throttle") {
+        rule.action = RuleAction::throttle;
+        rule.duration = std::chrono::minutes(30);
+        if (auto r = read_duration(*t, prefix, "for", rule.duration); !r) return tl::make_unexpected(r.error());
+        std::optional<double> rate;
+        if (auto r = read_rate(*t, prefix, "msgs_per_second", rate); !r) return tl::make_unexpected(r.error());
+        if (!rate)
+          return tl::make_unexpected(fmt::format("{}: key '{}.msgs_per_second': a throttle rule needs a rate", where(*t, prefix), prefix));
+        rule.msgs_per_second = *rate;
+      } else {
+        return tl::make_unexpected(fmt::format("{}: expected \"suspend\" or \"throttle\"", where(*t->get("action"), join(prefix, "action"))));
+      }
+      rules.push_back(std::move(rule));
+    }
+    return rules;
+  }
+
   tl::expected<void, std::string> read_policy(const toml::table& t, std::string_view prefix, DeliveryPolicy& p,
                                               bool allow_route) const {
     static const std::set<std::string_view> kKnown{
         "max_connections", "max_msgs_per_connection", "retry",        "max_age",          "idle_timeout",
         "route",           "mx_port",                 "tls",          "tls_ca_file",      "chunking",
         "connect_timeout", "greeting_timeout",        "command_timeout", "mail_timeout",  "rcpt_timeout",
-        "data_timeout",    "data_block_timeout",      "data_end_timeout"};
+        "data_timeout",    "data_block_timeout",      "data_end_timeout", "msgs_per_second", "connections_per_second",
+        "max_recipients_per_message", "initial_connections"};
     if (auto r = check_known(t, prefix, kKnown); !r) return r;
     if (auto r = read_uint(t, prefix, "max_connections", p.max_connections, 1, 10000); !r) return r;
     if (auto r = read_uint(t, prefix, "max_msgs_per_connection", p.max_msgs_per_connection, 1, 1000000); !r) return r;
     if (auto r = read_uint(t, prefix, "mx_port", p.mx_port, 1, 65535); !r) return r;
+    if (auto r = read_rate(t, prefix, "msgs_per_second", p.msgs_per_second); !r) return r;
+    if (auto r = read_rate(t, prefix, "connections_per_second", p.connections_per_second); !r) return r;
+    if (t.get("max_recipients_per_message")) {
+      uint32_t n = 0;
+      if (auto r = read_uint(t, prefix, "max_recipients_per_message", n, 1, 100000); !r) return r;
+      p.max_recipients_per_message = n;
+    }
+    if (auto r = read_uint(t, prefix, "initial_connections", p.initial_connections, 1, 10000); !r) return r;
     if (auto r = read_duration(t, prefix, "max_age", p.max_age); !r) return r;
     const std::pair<const char*, std::chrono::milliseconds*> timeouts[] = {
         {"connect_timeout", &p.timeouts.connect}, {"greeting_timeout", &p.timeouts.greeting},
@@ -298,10 +368,10 @@ class Reader {
 tl::expected<Config, std::string> build(const toml::table& root, const std::string& source) {
   Reader rd(source);
   Config cfg;
-  if (auto r = rd.check_known(root, "", {"server", "dns", "spool", "defaults", "domains", "dkim"}); !r) return tl::make_unexpected(r.error());
+  if (auto r = rd.check_known(root, "", {"server", "dns", "spool", "defaults", "domains", "dkim", "rules"}); !r) return tl::make_unexpected(r.error());
 
   if (const toml::table* s = root["server"].as_table()) {
-    if (auto r = rd.check_known(*s, "server", {"http_listen", "threads", "signing_threads", "spool_dir", "hostname", "max_request_bytes", "require_dkim"}); !r)
+    if (auto r = rd.check_known(*s, "server", {"http_listen", "threads", "signing_threads", "spool_dir", "hostname", "max_request_bytes", "require_dkim", "admin_token"}); !r)
       return tl::make_unexpected(r.error());
     if (auto r = rd.read_bool(*s, "server", "require_dkim", cfg.require_dkim); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_string(*s, "server", "http_listen", cfg.http_listen); !r) return tl::make_unexpected(r.error());
@@ -311,9 +381,15 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
     if (auto r = rd.read_uint(*s, "server", "signing_threads", cfg.signing_threads, 0, 1024); !r)
       return tl::make_unexpected(r.error());
     if (auto r = rd.read_string(*s, "server", "spool_dir", cfg.spool_dir); !r) return tl::make_unexpected(r.error());
+    if (auto r = rd.read_string(*s, "server", "admin_token", cfg.admin_token); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_string(*s, "server", "hostname", cfg.hostname); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_uint(*s, "server", "max_request_bytes", cfg.max_request_bytes, 1024, int64_t(1) << 32); !r)
       return tl::make_unexpected(r.error());
+  }
+  if (const toml::node* rn = root.get("rules")) {
+    auto rules = rd.read_rules(*rn);
+    if (!rules) return tl::make_unexpected(rules.error());
+    cfg.rules = std::move(*rules);
   }
   if (const toml::table* sp = root["spool"].as_table()) {
     if (auto r = rd.check_known(*sp, "spool", {"segment_bytes", "status_retention"}); !r)
@@ -376,6 +452,23 @@ const DeliveryPolicy& Config::policy_for(const std::string& domain) const {
   return it == domains.end() ? defaults : it->second;
 }
 
+std::vector<ResponseRule> default_rules() {
+  // What the big receivers say when a sender goes too fast (Gmail 421 4.7.28 / 4.7.0, Yahoo
+  // 421 4.7.0 [TSS04], Microsoft 451 4.7.500 / 452 4.5.3, generic "rate limit", "too many"):
+  // slow that destination down for a while rather than hammer it; a plain "try again later"
+  // at 421 means the host is busy: leave it alone for a minute.
+  auto rule = [](std::string match, RuleAction action, std::chrono::milliseconds d, double rate) {
+    return ResponseRule{match, std::make_shared<const std::regex>(match, std::regex::ECMAScript | std::regex::icase),
+                        action, d, rate};
+  };
+  return {
+      rule("^4[0-9][0-9] .*(rate limit|rate-limit|too many|throttl|unusual rate|exceeded|slow down|TSS0[0-9])",
+           RuleAction::throttle, std::chrono::minutes(10), 1),
+      rule("^421 .*(try again later|temporarily (deferred|unavailable)|service not available)", RuleAction::suspend,
+           std::chrono::minutes(1), 0),
+  };
+}
+
 namespace {
 uint32_t cores() {
   unsigned n = std::thread::hardware_concurrency();
@@ -428,7 +521,9 @@ tl::expected<Config, std::string> load_config_file(const std::string& path) {
   size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
   std::fclose(f);
-  return load_config_string(text, path);
+  auto cfg = load_config_string(text, path);
+  if (cfg) cfg->source = path;
+  return cfg;
 }
 
 }  // namespace ringpost::engine

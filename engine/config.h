@@ -6,7 +6,9 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -52,7 +54,25 @@ struct DeliveryPolicy {
   bool chunking = true;     // use BDAT when the server offers CHUNKING
   std::optional<HostPort> route;  // static route; without it the domain is routed by MX lookup
   uint16_t mx_port = 25;
+  // Traffic shaping (docs/shaping.md). Unset = unlimited.
+  std::optional<double> msgs_per_second;         // "300/min" in the file
+  std::optional<double> connections_per_second;  // new connections opened per second
+  std::optional<uint32_t> max_recipients_per_message;  // envelopes beyond it are split
+  uint32_t initial_connections = 5;  // slow start: the window a new destination begins with
 };
+
+// An adaptive back-off rule: a reply matching `match` makes the site that answered suspend
+// deliveries for `duration`, or throttle to `msgs_per_second` for `duration`.
+enum class RuleAction : uint8_t { suspend, throttle };
+struct ResponseRule {
+  std::string match;  // ECMAScript regex, case-insensitive, over "<code> <enhanced> <text>"
+  std::shared_ptr<const std::regex> regex;
+  RuleAction action = RuleAction::suspend;
+  std::chrono::milliseconds duration = std::chrono::minutes(10);
+  double msgs_per_second = 1;  // throttle only
+};
+// The rules used when the file has no [[rules]]: common providers' rate-limit replies.
+std::vector<ResponseRule> default_rules();
 
 struct DnsConfig {
   std::vector<HostPort> servers;  // empty = the system resolver (/etc/resolv.conf)
@@ -88,6 +108,10 @@ struct Config {
   // Refuse (422 dkim_required) a message whose From domain has no DKIM entry, instead of
   // sending it unsigned.
   bool require_dkim = false;
+  std::vector<ResponseRule> rules = default_rules();
+  // Bearer token for the admin API (/v1/domains...); empty = the admin API is disabled.
+  std::string admin_token;
+  std::string source;  // the file it was loaded from, for SIGHUP
 
   // The policy for a domain: its own section if it has one, else the defaults.
   const DeliveryPolicy& policy_for(const std::string& domain) const;

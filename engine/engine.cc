@@ -5,6 +5,7 @@
 
 #include "engine/dkim_policy.h"
 #include "engine/front.h"
+#include "engine/override_store.h"
 #include "engine/shard.h"
 
 namespace ringpost::engine {
@@ -14,13 +15,21 @@ Engine::Engine(Config cfg) : cfg_(std::move(cfg)) {}
 Engine::~Engine() { stop(); }
 
 tl::expected<void, std::string> Engine::start() {
+  // Operators' throttles and suspensions from before the restart.
+  auto overrides = load_overrides(cfg_.spool_dir + "/overrides.json");
+  if (!overrides) return tl::make_unexpected(overrides.error());
+  auto live = std::make_shared<LivePolicy>();
+  live->config = std::make_shared<const Config>(cfg_);
+  live->overrides = std::move(*overrides);
+  if (!live->overrides.empty()) spdlog::info("{} domain override(s) in force", live->overrides.size());
+  policies_ = std::make_unique<PolicyBook>(std::move(live));
   uint32_t n = cfg_.shard_count();
   std::vector<Shard*> raw;
   for (uint32_t i = 0; i < n; ++i) {
-    shards_.push_back(std::make_unique<Shard>(i, cfg_, events_));
+    shards_.push_back(std::make_unique<Shard>(i, cfg_, events_, *policies_, answers_));
     raw.push_back(shards_.back().get());
   }
-  front_ = std::make_unique<Front>(cfg_, raw, events_);
+  front_ = std::make_unique<Front>(cfg_, raw, events_, *policies_, answers_);
   if (auto r = front_->listen(); !r) return tl::make_unexpected(r.error());
   auto pending = front_->recover();
   if (!pending) return tl::make_unexpected(pending.error());
@@ -33,10 +42,16 @@ tl::expected<void, std::string> Engine::start() {
   return {};
 }
 
-void Engine::reload_dkim(const Config& fresh) {
+void Engine::reload(const Config& fresh) {
   auto policy = make_dkim_policy(fresh);
   spdlog::info("reloaded {}", describe(*policy));
   if (front_) front_->replace_dkim(std::move(policy));
+  if (policies_) {
+    auto next = std::make_shared<LivePolicy>(*policies_->current());
+    next->config = std::make_shared<const Config>(fresh);
+    policies_->publish(std::move(next));
+    spdlog::info("reloaded delivery limits for {} domain(s) and {} rule(s)", fresh.domains.size(), fresh.rules.size());
+  }
 }
 
 uint16_t Engine::http_port() const { return front_ ? front_->port() : 0; }

@@ -12,7 +12,9 @@
 
 #include "engine/config.h"
 #include "engine/delivery_job.h"
+#include "engine/live_policy.h"
 #include "engine/mailbox.h"
+#include "engine/shard_control.h"
 
 namespace ringpost::engine {
 
@@ -28,13 +30,16 @@ class Engine {
   uint16_t http_port() const;
   void stop();
   // SIGHUP: sign with the DKIM keys and require_dkim of `fresh` (already loaded and checked)
-  // from the next request on. Nothing else in `fresh` is applied; that needs a restart.
-  void reload_dkim(const Config& fresh);
+  // from the next request on, and apply its delivery limits and rules (shards take them on
+  // their next tick). Listen address, threads, spool, routes and TLS need a restart.
+  void reload(const Config& fresh);
   const Config& config() const { return cfg_; }
 
  private:
   Config cfg_;
   Mailbox<DeliveryEvent> events_;
+  Mailbox<ShardAnswer> answers_;
+  std::unique_ptr<PolicyBook> policies_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Front> front_;
   std::thread front_thread_;

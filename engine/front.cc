@@ -19,9 +19,10 @@
 
 namespace ringpost::engine {
 
-Front::Front(const Config& cfg, std::vector<Shard*> shards, Mailbox<DeliveryEvent>& events)
+Front::Front(const Config& cfg, std::vector<Shard*> shards, Mailbox<DeliveryEvent>& events, PolicyBook& policies,
+             Mailbox<ShardAnswer>& answers)
     : cfg_(cfg), shards_(std::move(shards)), shard_touched_(shards_.size(), false), events_(events),
-      dkim_(make_dkim_policy(cfg)) {
+      policies_(policies), answers_(answers), dkim_(make_dkim_policy(cfg)) {
   accept_op_.self = this;
 }
 
@@ -72,10 +73,12 @@ void Front::run(const std::atomic<bool>& stop) {
   }
   events_.arm(*ring_);
   signed_.arm(*ring_);
+  answers_.arm(*ring_);
   arm_accept();
   while (!stop.load(std::memory_order_relaxed)) {
     ring_->run_once(50);
     on_signed();
+    on_shard_answers();
     apply_events();
     reclaim();
     expire_statuses();

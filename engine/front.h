@@ -23,6 +23,8 @@
 #include "engine/delivery_job.h"
 #include "engine/dkim_policy.h"
 #include "engine/http_request_parser.h"
+#include "engine/live_policy.h"
+#include "engine/shard_control.h"
 #include "engine/mailbox.h"
 #include "engine/ring.h"
 #include "engine/signing_pool.h"
@@ -40,7 +42,8 @@ class Shard;
 
 class Front {
  public:
-  Front(const Config& cfg, std::vector<Shard*> shards, Mailbox<DeliveryEvent>& events);
+  Front(const Config& cfg, std::vector<Shard*> shards, Mailbox<DeliveryEvent>& events, PolicyBook& policies,
+        Mailbox<ShardAnswer>& answers);
   ~Front();
 
   // Binds the listening socket (so the port is known, and a busy port fails start-up).
@@ -87,6 +90,24 @@ class Front {
                 std::shared_ptr<const std::string> body);
   void apply_events();
 
+  // front_admin.cc: /v1/domains (docs/shaping.md).
+  struct AdminWait {
+    enum class Kind : uint8_t { list, one, retry_now, bounce_all };
+    uint64_t conn_id = 0;
+    Kind kind = Kind::list;
+    std::string domain;
+    uint32_t remaining = 0;
+    std::vector<ShardAnswer> answers;
+  };
+  bool handle_admin(Conn& c, const HttpRequest& req, const std::string& path);
+  bool authorized_admin(Conn& c, const HttpRequest& req);
+  bool change_override(uint64_t conn_id, const std::string& domain, const DomainOverride& o);
+  std::string overrides_path() const;
+  void ask_shards(uint64_t conn_id, AdminWait::Kind kind, std::string domain, smtp::Reply reply);
+  void on_shard_answers();
+  void finish_admin(const AdminWait& w);
+  std::string domain_json(const std::string& domain, const std::vector<ShardAnswer>& answers) const;
+
   // front_spool.cc: the spool's life after start-up (docs/spool.md).
   tl::expected<void, std::string> lock_spool();
   tl::expected<void, std::string> open_spool();
@@ -119,6 +140,11 @@ class Front {
   Mailbox<DeliveryEvent>& events_;
   std::vector<DeliveryEvent> event_batch_;
   StatusStore status_;
+  PolicyBook& policies_;
+  Mailbox<ShardAnswer>& answers_;
+  std::vector<ShardAnswer> answer_batch_;
+  std::unordered_map<uint64_t, AdminWait> admin_waits_;
+  uint64_t next_admin_id_ = 1;
   AcceptOp accept_op_;
   uint64_t next_conn_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;

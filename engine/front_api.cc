@@ -52,6 +52,7 @@ void Front::handle(Conn& c, HttpRequest req) {
     if (m != "GET") return method_not_allowed("GET");
     return respond(c.id, 200, R"({"status":"ok"})");
   }
+  if (handle_admin(c, req, path)) return;
   if (path == "/v1/stats") {
     if (m != "GET") return method_not_allowed("GET");
     return respond(c.id, 200, stats_json());
@@ -161,9 +162,19 @@ void Front::dispatch(const std::shared_ptr<const SpooledMessage>& msg, const std
     if (queue::is_final(states[i].state)) continue;
     by_domain[queue::domain_of(msg->recipients[i])].push_back(RecipientRef{i, states[i].attempts});
   }
+  auto live = policies_.current();
   for (auto& [domain, refs] : by_domain) {
     uint32_t s = shard_for_domain(domain, static_cast<uint32_t>(shards_.size()));
-    shards_[s]->inbox().push(ShardJob{DeliveryJob{msg, domain, std::move(refs), body}, nullptr});
+    // max_recipients_per_message: one SMTP transaction per slice of the envelope.
+    const std::size_t per = live->max_recipients_per_message(domain).value_or(0);
+    if (per == 0 || refs.size() <= per) {
+      shards_[s]->inbox().push(ShardJob{DeliveryJob{msg, domain, std::move(refs), body}, nullptr});
+    } else {
+      for (std::size_t i = 0; i < refs.size(); i += per) {
+        std::vector<RecipientRef> slice(refs.begin() + i, refs.begin() + std::min(refs.size(), i + per));
+        shards_[s]->inbox().push(ShardJob{DeliveryJob{msg, domain, std::move(slice), body}, nullptr});
+      }
+    }
     shard_touched_[s] = true;
   }
   for (std::size_t s = 0; s < shards_.size(); ++s) {

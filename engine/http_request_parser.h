@@ -15,6 +15,7 @@ struct HttpRequest {
   std::string method;
   std::string target;
   std::string content_type;
+  std::string authorization;
   std::string body;
   bool keep_alive = true;
 };

@@ -51,8 +51,8 @@ int serve(const std::string& config_path) {
       continue;
     }
     auto fresh = ringpost::engine::load_config_file(config_path);
-    if (!fresh) spdlog::error("SIGHUP: config error: {}; keeping the current DKIM keys", fresh.error());
-    else engine.reload_dkim(*fresh);
+    if (!fresh) spdlog::error("SIGHUP: config error: {}; keeping the current config (limits, rules, DKIM keys)", fresh.error());
+    else engine.reload(*fresh);
   }
   spdlog::info("signal {}: stopping", sig);
   engine.stop();

@@ -38,8 +38,11 @@ struct Shard::TlsState {
   tls::SessionCache sessions;
 };
 
-Shard::Shard(uint32_t index, const Config& cfg, Mailbox<DeliveryEvent>& events)
-    : index_(index), cfg_(cfg), events_(events) {
+Shard::Shard(uint32_t index, const Config& cfg, Mailbox<DeliveryEvent>& events, const PolicyBook& policies,
+             Mailbox<ShardAnswer>& answers)
+    : index_(index), cfg_(cfg), events_(events), answers_(answers), policies_(policies),
+      live_(policies.current()), policy_generation_(policies.generation()),
+      jitter_rng_(static_cast<uint32_t>(now_ms()) ^ (index * 2654435761u)) {
   has_named_routes_ = std::any_of(cfg_.domains.begin(), cfg_.domains.end(), [](const auto& d) {
     in6_addr probe;
     const auto& r = d.second.route;
@@ -84,10 +87,12 @@ void Shard::run() {
     on_resolved(domain, std::move(r.route), std::move(r.failure), r.expires_ms);
   });
   inbox_.arm(*ring_);
+  control_.arm(*ring_);
   while (!stop_.load(std::memory_order_relaxed)) {
     ring_->run_once(kTickMs);
     now_ = now_ms();
     accept_jobs();
+    run_commands();
     if (now_ >= next_tick_ms_) tick();
     // Pumping can mark sites dirty again (a connect that fails at once); those wait for the
     // next iteration rather than invalidating this walk.
@@ -139,10 +144,12 @@ void Shard::drain() {
 Site& Shard::site_for(const RoutePtr& route, const std::string& domain) {
   auto it = sites_.find(route->site);
   if (it == sites_.end()) {
-    it = sites_.emplace(route->site, std::make_unique<Site>(*this, route, cfg_.policy_for(domain))).first;
+    it = sites_.emplace(route->site, std::make_unique<Site>(*this, route, domain, live_->effective(domain), now_)).first;
+    it->second->set_policy(live_->effective(domain), live_->suspended_until_ms(domain), now_);
     counters_.sites.store(sites_.size(), std::memory_order_relaxed);
   } else {
     it->second->update_route(route);
+    it->second->add_domain(domain);
   }
   return *it->second;
 }
@@ -261,14 +268,83 @@ void Shard::dispatch(const std::string& domain, Delivery d, const RouteEntry& e)
   peer_touched_[owner] = true;
 }
 
+void Shard::refresh_policies() {
+  const uint64_t g = policies_.generation();
+  if (g == policy_generation_) return;
+  policy_generation_ = g;
+  live_ = policies_.current();
+  for (auto& [key, s] : sites_)
+    s->set_policy(live_->effective(s->policy_domain()), live_->suspended_until_ms(s->policy_domain()), now_);
+}
+
+void Shard::run_commands() {
+  commands_.clear();
+  if (!control_.drain(commands_)) return;
+  for (const ShardCommand& cmd : commands_) answers_.push(answer(cmd));
+  answers_.notify();
+}
+
+ShardAnswer Shard::answer(const ShardCommand& cmd) {
+  ShardAnswer a;
+  a.request_id = cmd.request_id;
+  a.shard = index_;
+  using Kind = ShardCommand::Kind;
+  if (cmd.kind == Kind::retry_now || cmd.kind == Kind::bounce_all) {
+    // The retry heap cannot be edited in place: rebuild it without the domain's entries.
+    std::vector<Retry> keep;
+    while (!retries_.empty()) {
+      Retry r = std::move(const_cast<Retry&>(retries_.top()));
+      retries_.pop();
+      if (r.domain != cmd.domain) {
+        keep.push_back(std::move(r));
+        continue;
+      }
+      a.affected += r.delivery.recipients.size();
+      if (cmd.kind == Kind::retry_now) {
+        r.at_ms = now_;
+        keep.push_back(std::move(r));
+      } else {
+        if (--retries_by_domain_[r.domain] == 0) retries_by_domain_.erase(r.domain);
+        for (const RecipientRef& ref : r.delivery.recipients)
+          report(r.delivery.msg, ref.index, queue::RecipientState::bounced, ref.attempts, cmd.reply);
+      }
+    }
+    for (Retry& r : keep) retries_.push(std::move(r));
+    if (cmd.kind == Kind::bounce_all) {
+      if (auto it = routes_.find(cmd.domain); it != routes_.end()) {
+        for (Delivery& d : it->second.waiting)
+          for (const RecipientRef& ref : d.recipients) {
+            report(d.msg, ref.index, queue::RecipientState::bounced, ref.attempts, cmd.reply);
+            ++a.affected;
+          }
+        it->second.waiting.clear();
+      }
+      for (auto& [key, s] : sites_) a.affected += s->bounce_domain(cmd.domain, cmd.reply);
+    }
+    if (cmd.kind == Kind::retry_now) next_tick_ms_ = now_;  // at once, not at the next tick
+    flush_events();
+    return a;
+  }
+  for (auto& [key, s] : sites_)
+    if (cmd.domain.empty() || s->domains().count(cmd.domain)) a.sites.push_back(s->snapshot(now_));
+  for (const auto& [domain, n] : retries_by_domain_)
+    if (cmd.domain.empty() || domain == cmd.domain) a.waiting_by_domain[domain] += n;
+  for (const auto& [domain, e] : routes_)
+    if (!e.waiting.empty()) a.waiting_by_domain[domain] += e.waiting.size();
+  return a;
+}
+
 void Shard::tick() {
   next_tick_ms_ = now_ + kTickMs;
+  refresh_policies();
   while (!retries_.empty() && retries_.top().at_ms <= now_) {
     // priority_queue::top() is const; the element is popped right after, so moving is safe.
     Retry& r = const_cast<Retry&>(retries_.top());
     std::string domain = std::move(r.domain);
     Delivery d = std::move(r.delivery);
     retries_.pop();
+    if (auto it = retries_by_domain_.find(domain); it != retries_by_domain_.end() && --it->second == 0)
+      retries_by_domain_.erase(it);
     route(domain, std::move(d));
   }
   resolver_->tick(now_);
@@ -291,13 +367,15 @@ void Shard::schedule_retry(Delivery d, int64_t at_ms) {
   // Waiting costs the envelope only; the site reads the body back when a connection wants it.
   d.body.reset();
   std::string domain = queue::domain_of(d.msg->recipients[d.recipients.front().index]);
+  ++retries_by_domain_[domain];
   retries_.push(Retry{at_ms, std::move(domain), std::move(d)});
 }
 
 void Shard::defer_recipient(const RecipientRef& r, const smtp::Reply& why, const queue::RetryPolicy& retry,
                             Delivery& again, int64_t& again_at, const std::string& site) {
   uint32_t attempts = r.attempts + 1;
-  auto at = retry.next_attempt_at_ms(attempts, again.msg->created_at_ms, now_);
+  std::uniform_real_distribution<double> jitter(-1.0, 1.0);
+  auto at = retry.next_attempt_at_ms(attempts, again.msg->created_at_ms, now_, jitter(jitter_rng_));
   if (!at) {
     report(again.msg, r.index, queue::RecipientState::expired, attempts, why, site);
     return;
@@ -308,7 +386,7 @@ void Shard::defer_recipient(const RecipientRef& r, const smtp::Reply& why, const
 }
 
 void Shard::defer(Delivery d, const smtp::Reply& why, const queue::RetryPolicy& retry, const std::string& site) {
-  Delivery again{d.msg, {}};
+  Delivery again{d.msg, {}, nullptr};
   int64_t again_at = 0;
   for (const RecipientRef& r : d.recipients) defer_recipient(r, why, retry, again, again_at, site);
   if (!again.recipients.empty()) schedule_retry(std::move(again), again_at);

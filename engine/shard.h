@@ -16,8 +16,12 @@
 #include <unordered_set>
 #include <vector>
 
+#include <random>
+
 #include "engine/config.h"
 #include "engine/delivery_job.h"
+#include "engine/live_policy.h"
+#include "engine/shard_control.h"
 #include "engine/mailbox.h"
 #include "engine/ring.h"
 #include "engine/route.h"
@@ -44,7 +48,8 @@ struct ShardJob {
 
 class Shard {
  public:
-  Shard(uint32_t index, const Config& cfg, Mailbox<DeliveryEvent>& events);
+  Shard(uint32_t index, const Config& cfg, Mailbox<DeliveryEvent>& events, const PolicyBook& policies,
+        Mailbox<ShardAnswer>& answers);
   ~Shard();
 
   // All shards, for handing deliveries to the shard that owns their site. Before start().
@@ -54,6 +59,7 @@ class Shard {
   void join();
 
   Mailbox<ShardJob>& inbox() { return inbox_; }
+  Mailbox<ShardCommand>& control() { return control_; }
   ShardCounters& counters() { return counters_; }
 
   // For sites and connections, on the shard thread only.
@@ -74,6 +80,7 @@ class Shard {
   bool draining() const { return draining_; }
   // The TLS context and session cache for a policy's verification settings, made on first use.
   TlsProfile tls_profile(const DeliveryPolicy& p);
+  const std::vector<ResponseRule>& rules() const { return live_->config->rules; }
 
  private:
   struct RouteEntry {
@@ -96,6 +103,10 @@ class Shard {
   void accept_jobs();
   void tick();
   void flush_events();
+  // Limits changed (SIGHUP or an operator): every site takes the new ones.
+  void refresh_policies();
+  void run_commands();
+  ShardAnswer answer(const ShardCommand& cmd);
   // Sends d on its way: cached route → its site (here or on the owning shard); else a lookup.
   void route(const std::string& domain, Delivery d);
   void dispatch(const std::string& domain, Delivery d, const RouteEntry& e);
@@ -107,6 +118,14 @@ class Shard {
   const Config& cfg_;
   Mailbox<DeliveryEvent>& events_;
   Mailbox<ShardJob> inbox_;
+  Mailbox<ShardCommand> control_;
+  Mailbox<ShardAnswer>& answers_;
+  const PolicyBook& policies_;
+  std::shared_ptr<const LivePolicy> live_;
+  uint64_t policy_generation_ = 0;
+  std::mt19937 jitter_rng_;
+  std::vector<ShardCommand> commands_;
+  std::unordered_map<std::string, std::size_t> retries_by_domain_;  // deliveries in retries_
   std::vector<Shard*> peers_;
   std::vector<bool> peer_touched_;
   ShardCounters counters_;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <regex>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -32,9 +33,102 @@ struct Site::BodyLoad : Completion {
 
 Site::~Site() = default;
 
-Site::Site(Shard& shard, RoutePtr route, const DeliveryPolicy& policy)
-    : shard_(shard), route_(std::move(route)), policy_(policy), retry_(policy.retry, policy.max_age) {
+Site::Site(Shard& shard, RoutePtr route, std::string policy_domain, const DeliveryPolicy& policy, int64_t now)
+    : shard_(shard), route_(std::move(route)), policy_domain_(std::move(policy_domain)), policy_(policy),
+      retry_(policy.retry, policy.max_age) {
   down_until_.assign(route_->endpoints.size(), 0);
+  domains_.insert(policy_domain_);
+  window_ = std::min<double>(policy_.initial_connections, policy_.max_connections);
+  apply_rate(now);
+  conn_bucket_.set_rate(policy_.connections_per_second, now);
+}
+
+void Site::set_policy(const DeliveryPolicy& policy, int64_t admin_suspended_until_ms, int64_t now) {
+  policy_ = policy;
+  retry_ = queue::RetryPolicy(policy_.retry, policy_.max_age);
+  window_ = std::min<double>(window_, policy_.max_connections);
+  admin_suspended_until_ = admin_suspended_until_ms;
+  apply_rate(now);
+  conn_bucket_.set_rate(policy_.connections_per_second, now);
+}
+
+void Site::apply_rate(int64_t now) {
+  std::optional<double> rate = policy_.msgs_per_second;
+  if (now < throttled_until_) rate = rate ? std::min(*rate, throttle_rate_) : throttle_rate_;
+  if (rate != msg_bucket_.rate()) msg_bucket_.set_rate(rate, now);
+}
+
+void Site::on_reply(const smtp::Reply& reply, int64_t now) {
+  if (reply.code < 400) return;
+  last_error_ = reply;
+  last_error_at_ = now;
+  if (reply.code == 421) window_ = std::max(1.0, window_ / 2);
+  const std::string line = fmt::format("{} {} {}", reply.code, reply.enhanced, reply.text);
+  for (const ResponseRule& rule : shard_.rules()) {
+    if (!std::regex_search(line, *rule.regex)) continue;
+    if (rule.action == RuleAction::suspend) {
+      suspended_until_ = std::max(suspended_until_, now + rule.duration.count());
+      spdlog::warn("site {}: suspended for {} ms: '{}' matched rule '{}'", key(), rule.duration.count(), line, rule.match);
+    } else {
+      throttled_until_ = std::max(throttled_until_, now + rule.duration.count());
+      throttle_rate_ = rule.msgs_per_second;
+      apply_rate(now);
+      spdlog::warn("site {}: throttled to {} for {} ms: '{}' matched rule '{}'", key(),
+                   queue::format_rate(rule.msgs_per_second), rule.duration.count(), line, rule.match);
+    }
+    return;  // the first matching rule decides
+  }
+}
+
+void Site::count_sent(int64_t now) {
+  const int64_t second = now / 1000;
+  if (second != sent_second_) {
+    for (int64_t s = sent_second_ + 1; s <= second && s <= sent_second_ + 10; ++s) sent_per_second_[s % 10] = 0;
+    sent_second_ = second;
+  }
+  ++sent_per_second_[second % 10];
+}
+
+Site::Snapshot Site::snapshot(int64_t now) const {
+  Snapshot s;
+  s.site = key();
+  s.domains.assign(domains_.begin(), domains_.end());
+  s.queued = queue_.size() + loads_.size();
+  for (const auto& c : conns_) {
+    if (c->closed()) continue;
+    ++s.connections;
+    if (c->busy()) ++s.in_flight;
+  }
+  // The last ten whole seconds (the current one is still filling).
+  const int64_t second = now / 1000;
+  uint64_t sum = 0;
+  for (int64_t k = second - 10; k < second; ++k)
+    if (k > sent_second_ - 10 && k <= sent_second_) sum += sent_per_second_[k % 10];
+  s.measured_msgs_per_second = static_cast<double>(sum) / 10.0;
+  s.limits = policy_;
+  s.suspended_until_ms = std::max(suspended_until_, admin_suspended_until_) > now ? std::max(suspended_until_, admin_suspended_until_) : 0;
+  s.throttled_until_ms = throttled_until_ > now ? throttled_until_ : 0;
+  s.throttle_msgs_per_second = throttle_rate_;
+  s.last_error = last_error_;
+  s.last_error_at_ms = last_error_at_;
+  return s;
+}
+
+std::size_t Site::bounce_domain(const std::string& domain, const smtp::Reply& why) {
+  std::size_t n = 0;
+  std::deque<Delivery> keep;
+  for (Delivery& d : queue_) {
+    if (queue::domain_of(d.msg->recipients[d.recipients.front().index]) != domain) {
+      keep.push_back(std::move(d));
+      continue;
+    }
+    for (const RecipientRef& r : d.recipients) {
+      shard_.report(d.msg, r.index, queue::RecipientState::bounced, r.attempts, why, key());
+      ++n;
+    }
+  }
+  queue_.swap(keep);
+  return n;
 }
 
 void Site::update_route(RoutePtr route) {
@@ -77,6 +171,9 @@ void Site::pump(int64_t now) {
     return;
   }
   if (queue_.empty()) return;
+  if (now < throttled_until_ || throttle_rate_ > 0) apply_rate(now);  // a throttle may have run out
+  // Suspended: queued mail waits here; idle connections stay idle (and time out).
+  if (suspended(now)) return;
   for (auto& c : conns_) {
     if (queue_.empty()) break;
     if (c->ready()) feed(*c, now);
@@ -88,7 +185,8 @@ void Site::pump(int64_t now) {
     ++live;
     if (!c->ever_ready()) ++opening;
   }
-  while (live < policy_.max_connections && opening * kQueuedPerNewConnection < queue_.size()) {
+  const std::size_t limit = std::min<std::size_t>(policy_.max_connections, static_cast<std::size_t>(window_));
+  while (live < limit && opening * kQueuedPerNewConnection < queue_.size()) {
     const Endpoint* ep = pick_endpoint(now);
     if (!ep) {
       // Every endpoint failed within this attempt: a site failure, unless a connection that
@@ -96,6 +194,7 @@ void Site::pump(int64_t now) {
       if (live == 0) defer_queue(last_failure_, now);
       return;
     }
+    if (!conn_bucket_.try_take(now)) return;  // connections_per_second: the next tick tries again
     open_connection(*ep, now);
     ++live;
     ++opening;
@@ -146,6 +245,8 @@ void Site::on_connect_failure(SmtpConnection& conn, int64_t now) {
   last_failure_ = conn.failure().code ? conn.failure() : conn.session().failure_reply();
   if (last_failure_.code == 0)
     last_failure_ = smtp::Reply{451, "4.4.2", fmt::format("{} failed before the session was ready", conn.endpoint().label)};
+  on_reply(last_failure_, now);
+  window_ = std::max(1.0, window_ / 2);
   // RFC 5321 §5.1: try the next MX (or address) now; this one rests until the next retry.
   int64_t rest = policy_.retry.empty() ? 60000 : policy_.retry.front().count();
   for (std::size_t i = 0; i < route_->endpoints.size(); ++i)
@@ -165,8 +266,11 @@ void Site::feed(SmtpConnection& conn, int64_t now) {
     }
     // Nothing here to send yet (bodies on their way from disk): idle until a load lands.
     if (queue_.empty() || !queue_.front().body) return conn.mark_idle(now);
+    // Suspended, or out of tokens: idle until the shard's tick pumps this site again.
+    if (suspended(now) || !msg_bucket_.try_take(now)) return conn.mark_idle(now);
     conn.send(std::move(queue_.front()), now);
     queue_.pop_front();
+    count_sent(now);
     collect_results(conn, now);
   }
 }
@@ -209,8 +313,9 @@ void Site::collect_results(SmtpConnection& conn, int64_t now) {
     std::optional<Delivery> d = conn.take_current();
     if (!d) continue;
     shard_.counters().transactions.fetch_add(1, std::memory_order_relaxed);
-    Delivery again{d->msg, {}};
+    Delivery again{d->msg, {}, nullptr};
     int64_t again_at = 0;
+    bool any_delivered = false;
     for (std::size_t i = 0; i < d->recipients.size() && i < tr.recipients.size(); ++i) {
       const RecipientRef& r = d->recipients[i];
       const smtp::RecipientResult& res = tr.recipients[i];
@@ -218,6 +323,7 @@ void Site::collect_results(SmtpConnection& conn, int64_t now) {
       switch (res.outcome) {
         case smtp::Outcome::delivered:
           shard_.report(d->msg, r.index, queue::RecipientState::delivered, attempts, res.reply, key());
+          any_delivered = true;
           break;
         case smtp::Outcome::bounced:
           shard_.report(d->msg, r.index, queue::RecipientState::bounced, attempts, res.reply, key());
@@ -227,6 +333,14 @@ void Site::collect_results(SmtpConnection& conn, int64_t now) {
           break;
       }
     }
+    // One look per transaction, at its first failing reply: rules are about the destination's
+    // mood, which every recipient of one transaction shares.
+    for (std::size_t i = 0; i < tr.recipients.size(); ++i)
+      if (tr.recipients[i].outcome != smtp::Outcome::delivered) {
+        on_reply(tr.recipients[i].reply, now);
+        break;
+      }
+    if (any_delivered) window_ = std::min<double>(policy_.max_connections, window_ + 1);
     if (!again.recipients.empty()) shard_.schedule_retry(std::move(again), again_at);
   }
 }

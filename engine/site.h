@@ -3,8 +3,10 @@
 // hash(site key); no other thread ever sees it, which is why none of this needs a lock.
 #pragma once
 
+#include <array>
 #include <deque>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -13,6 +15,7 @@
 #include "engine/route.h"
 #include "engine/smtp_connection.h"
 #include "queue/retry_policy.h"
+#include "queue/token_bucket.h"
 
 namespace ringpost::engine {
 
@@ -20,12 +23,33 @@ class Shard;
 
 class Site {
  public:
-  // The policy is the one of the domain that first routed here: with rollup, sibling domains
-  // share the site's limits.
-  Site(Shard& shard, RoutePtr route, const DeliveryPolicy& policy);
+  // The policy is the one of the domain that first routed here (policy_domain): with rollup,
+  // sibling domains share the site's limits.
+  Site(Shard& shard, RoutePtr route, std::string policy_domain, const DeliveryPolicy& policy, int64_t now);
   ~Site();
 
   void enqueue(Delivery d) { queue_.push_back(std::move(d)); }
+  // The limits changed (SIGHUP, or an operator's throttle/suspend): in force from now on.
+  void set_policy(const DeliveryPolicy& policy, int64_t admin_suspended_until_ms, int64_t now);
+  const std::string& policy_domain() const { return policy_domain_; }
+  void add_domain(const std::string& domain) { domains_.insert(domain); }
+  const std::set<std::string>& domains() const { return domains_; }
+  // Administrative bounce: every queued delivery for `domain` is reported bounced.
+  std::size_t bounce_domain(const std::string& domain, const smtp::Reply& why);
+
+  // What GET /v1/domains shows.
+  struct Snapshot {
+    std::string site;
+    std::vector<std::string> domains;
+    std::size_t queued = 0, in_flight = 0, connections = 0;
+    double measured_msgs_per_second = 0;
+    DeliveryPolicy limits;
+    int64_t suspended_until_ms = 0, throttled_until_ms = 0;
+    double throttle_msgs_per_second = 0;
+    smtp::Reply last_error;
+    int64_t last_error_at_ms = 0;
+  };
+  Snapshot snapshot(int64_t now) const;
   // A fresher answer for the same site (e.g. the TTL ran out): new connections use it.
   void update_route(RoutePtr route);
   // Hands queued mail to ready connections and opens new ones within the policy's limits.
@@ -47,6 +71,11 @@ class Site {
   void collect_results(SmtpConnection& conn, int64_t now);
   void feed(SmtpConnection& conn, int64_t now);
   void defer_queue(const smtp::Reply& why, int64_t now);
+  // Adaptive back-off: a reply matching a rule suspends or throttles this site.
+  void on_reply(const smtp::Reply& reply, int64_t now);
+  void apply_rate(int64_t now);
+  void count_sent(int64_t now);
+  bool suspended(int64_t now) const { return now < suspended_until_ || now < admin_suspended_until_; }
   // Bodies of deliveries that waited for a retry or came back from recovery are read from the
   // spool when a connection could take them, a bounded number at a time, so a backlog of
   // millions is read back at the pace the site consumes it instead of all at once.
@@ -57,8 +86,24 @@ class Site {
 
   Shard& shard_;
   RoutePtr route_;
-  const DeliveryPolicy& policy_;
+  std::string policy_domain_;
+  std::set<std::string> domains_;
+  DeliveryPolicy policy_;
   queue::RetryPolicy retry_;
+  queue::TokenBucket msg_bucket_;
+  queue::TokenBucket conn_bucket_;
+  // Slow start (Postfix's destination concurrency window): grows by one per delivered
+  // transaction up to max_connections, halves on a 421 or a failed connection.
+  double window_ = 1;
+  int64_t suspended_until_ = 0;        // by a rule
+  int64_t admin_suspended_until_ = 0;  // by an operator
+  int64_t throttled_until_ = 0;
+  double throttle_rate_ = 0;
+  smtp::Reply last_error_;
+  int64_t last_error_at_ = 0;
+  // Messages sent per second over the last 10 s, for the measured rate.
+  std::array<uint32_t, 10> sent_per_second_{};
+  int64_t sent_second_ = 0;
   std::deque<Delivery> queue_;
   std::vector<std::unique_ptr<SmtpConnection>> conns_;
   // Parallel to route_->endpoints: an endpoint that refused or failed before EHLO is skipped

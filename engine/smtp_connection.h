@@ -59,6 +59,7 @@ class SmtpConnection {
 
   void start(int64_t now);
   bool ready() const { return connected_ && !closing_ && !current_ && session_.ready(); }
+  bool busy() const { return current_.has_value(); }  // a transaction is under way
   void send(Delivery d, int64_t now);
   void quit(int64_t now);
   // Nothing to send right now: stop the reply deadline and start the idle clock.

@@ -12,10 +12,12 @@ RetryPolicy::RetryPolicy(std::vector<std::chrono::milliseconds> schedule, std::c
 }
 
 std::optional<int64_t> RetryPolicy::next_attempt_at_ms(uint32_t attempts, int64_t created_at_ms,
-                                                       int64_t now_ms) const {
+                                                       int64_t now_ms, double jitter) const {
   if (schedule_.empty()) return std::nullopt;
   const std::size_t n = std::max<uint32_t>(attempts, 1);
-  const int64_t delay = schedule_[std::min(n, schedule_.size()) - 1].count();
+  const int64_t base = schedule_[std::min(n, schedule_.size()) - 1].count();
+  const double j = std::clamp(jitter, -1.0, 1.0) * kJitter;
+  const int64_t delay = base + static_cast<int64_t>(static_cast<double>(base) * j);
   int64_t at;
   int64_t age;
   if (__builtin_add_overflow(now_ms, delay, &at)) return std::nullopt;

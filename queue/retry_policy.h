@@ -12,6 +12,7 @@ namespace ringpost::queue {
 
 class RetryPolicy {
  public:
+  static constexpr double kJitter = 0.10;
   // schedule[i] is the delay after the (i+1)-th failed attempt; the last entry repeats.
   // Negative entries are treated as 0. An empty schedule means "never retry".
   RetryPolicy(std::vector<std::chrono::milliseconds> schedule, std::chrono::milliseconds max_age);
@@ -20,7 +21,10 @@ class RetryPolicy {
   // from 1; 0 is treated as 1): now_ms + delay. nullopt when the message would be older than
   // max_age at that time (age == max_age is still allowed) or the schedule is empty; the caller
   // then expires the recipient.
-  std::optional<int64_t> next_attempt_at_ms(uint32_t attempts, int64_t created_at_ms, int64_t now_ms) const;
+  // `jitter` in [-1, 1] stretches the delay by up to ±10 % (the caller draws it at random), so
+  // recipients deferred together by one outage do not all come back in the same instant.
+  std::optional<int64_t> next_attempt_at_ms(uint32_t attempts, int64_t created_at_ms, int64_t now_ms,
+                                            double jitter = 0) const;
 
   const std::vector<std::chrono::milliseconds>& schedule() const { return schedule_; }
   std::chrono::milliseconds max_age() const { return max_age_; }

@@ -344,7 +344,7 @@ TEST_F(DkimEndToEnd, SighupSwapsKeysAndABrokenConfigKeepsTheCurrentOnes) {
   // A config that no longer loads: the keys in use stay, serving goes on.
   write_config("[dkim.\"example.test\"]\nselector = \"gone\"\nkey_file = \"/nonexistent/key.pem\"\n");
   ASSERT_EQ(::kill(server_->pid(), SIGHUP), 0);
-  ASSERT_TRUE(server_->wait_for_line("keeping the current DKIM keys", 10s));
+  ASSERT_TRUE(server_->wait_for_line("keeping the current config", 10s));
   EXPECT_TRUE(server_->running());
   auto third = api.submit({"alice@example.test", {"3@sink.test"}, "after a bad reload", "still ed2 and rsa2"});
   ASSERT_TRUE(third) << third.error();

@@ -60,3 +60,26 @@ TEST(RetryPolicy, ExtremeTimesExpireInsteadOfOverflowing) {
 
 }  // namespace
 }  // namespace ringpost::queue
+
+namespace ringpost::queue {
+namespace {
+
+TEST(RetryPolicyJitter, StretchesTheDelayByAtMostTenPercentEitherWay) {
+  using std::chrono::seconds;
+  RetryPolicy p({seconds(100)}, seconds(1000));
+  EXPECT_EQ(p.next_attempt_at_ms(1, 0, 0, 0.0), 100'000);
+  EXPECT_EQ(p.next_attempt_at_ms(1, 0, 0, 1.0), 110'000);
+  EXPECT_EQ(p.next_attempt_at_ms(1, 0, 0, -1.0), 90'000);
+  EXPECT_EQ(p.next_attempt_at_ms(1, 0, 0, 0.5), 105'000);
+  EXPECT_EQ(p.next_attempt_at_ms(1, 0, 0, 7.0), 110'000) << "out-of-range jitter is clamped";
+}
+
+TEST(RetryPolicyJitter, NeverPushesAnAttemptPastMaxAge) {
+  using std::chrono::seconds;
+  RetryPolicy p({seconds(100)}, seconds(105));
+  EXPECT_EQ(p.next_attempt_at_ms(1, 0, 0, 0.0), 100'000);
+  EXPECT_EQ(p.next_attempt_at_ms(1, 0, 0, 1.0), std::nullopt) << "110 s would be older than max_age 105 s";
+}
+
+}  // namespace
+}  // namespace ringpost::queue
