@@ -182,6 +182,9 @@ void Site::pump(int64_t now) {
   std::size_t live = 0, opening = 0;
   for (auto& c : conns_) {
     if (c->closed()) continue;
+    // A connection ready and idle with mail still queued is waiting for a token or a body
+    // from disk: another connection would only wait too.
+    if (c->ready()) return;
     ++live;
     if (!c->ever_ready()) ++opening;
   }
