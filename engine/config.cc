@@ -109,6 +109,52 @@ class Reader {
     return {};
   }
 
+  // [[keys]]: API keys (docs/api.md "Keys").
+  tl::expected<std::vector<ApiKey>, std::string> read_keys(const toml::node& n) const {
+    const toml::array* arr = n.as_array();
+    if (!arr) return tl::make_unexpected(fmt::format("{}: expected [[keys]] tables", where(n, "keys")));
+    std::vector<ApiKey> keys;
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const std::string prefix = fmt::format("keys[{}]", i);
+      const toml::table* t = (*arr)[i].as_table();
+      if (!t) return tl::make_unexpected(fmt::format("{}: expected a table", where((*arr)[i], prefix)));
+      if (auto r = check_known(*t, prefix, {"name", "sha256", "allowed_from", "rate", "burst", "role"}); !r)
+        return tl::make_unexpected(r.error());
+      ApiKey k;
+      if (auto r = read_string(*t, prefix, "name", k.name); !r) return tl::make_unexpected(r.error());
+      if (k.name.empty() || !names.insert(k.name).second)
+        return tl::make_unexpected(fmt::format("{}: key '{}.name': every key needs a unique name", where(*t, prefix), prefix));
+      if (auto r = read_string(*t, prefix, "sha256", k.sha256_hex); !r) return tl::make_unexpected(r.error());
+      std::transform(k.sha256_hex.begin(), k.sha256_hex.end(), k.sha256_hex.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (k.sha256_hex.size() != 64 || k.sha256_hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+        return tl::make_unexpected(fmt::format(
+            "{}: key '{}.sha256': expected 64 hex digits (the SHA-256 of the token; `ringpost key new` prints it)",
+            where(t->get("sha256") ? *t->get("sha256") : static_cast<const toml::node&>(*t), prefix), prefix));
+      if (const toml::node* af = t->get("allowed_from")) {
+        const toml::array* list = af->as_array();
+        if (!list) return tl::make_unexpected(fmt::format("{}: expected an array of domains", where(*af, join(prefix, "allowed_from"))));
+        for (auto&& item : *list) {
+          auto v = item.value<std::string>();
+          if (!v || v->empty()) return tl::make_unexpected(fmt::format("{}: expected a domain", where(item, join(prefix, "allowed_from"))));
+          std::string d = *v;
+          std::transform(d.begin(), d.end(), d.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+          k.allowed_from.push_back(std::move(d));
+        }
+      }
+      if (auto r = read_rate(*t, prefix, "rate", k.rate); !r) return tl::make_unexpected(r.error());
+      if (auto r = read_uint(*t, prefix, "burst", k.burst, 1, 1000000); !r) return tl::make_unexpected(r.error());
+      std::string role = "submit";
+      if (auto r = read_string(*t, prefix, "role", role); !r) return tl::make_unexpected(r.error());
+      if (role == "admin") k.role = ApiKey::Role::admin;
+      else if (role != "submit")
+        return tl::make_unexpected(fmt::format("{}: expected \"submit\" or \"admin\"", where(*t->get("role"), join(prefix, "role"))));
+      keys.push_back(std::move(k));
+    }
+    return keys;
+  }
+
   // [[rules]]: adaptive back-off (docs/shaping.md).
   tl::expected<std::vector<ResponseRule>, std::string> read_rules(const toml::node& n) const {
     const toml::array* arr = n.as_array();
@@ -368,7 +414,7 @@ class Reader {
 tl::expected<Config, std::string> build(const toml::table& root, const std::string& source) {
   Reader rd(source);
   Config cfg;
-  if (auto r = rd.check_known(root, "", {"server", "dns", "spool", "defaults", "domains", "dkim", "rules"}); !r) return tl::make_unexpected(r.error());
+  if (auto r = rd.check_known(root, "", {"server", "dns", "spool", "defaults", "domains", "dkim", "rules", "keys"}); !r) return tl::make_unexpected(r.error());
 
   if (const toml::table* s = root["server"].as_table()) {
     if (auto r = rd.check_known(*s, "server", {"http_listen", "threads", "signing_threads", "spool_dir", "hostname", "max_request_bytes", "require_dkim", "admin_token"}); !r)
@@ -385,6 +431,11 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
     if (auto r = rd.read_string(*s, "server", "hostname", cfg.hostname); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_uint(*s, "server", "max_request_bytes", cfg.max_request_bytes, 1024, int64_t(1) << 32); !r)
       return tl::make_unexpected(r.error());
+  }
+  if (const toml::node* kn = root.get("keys")) {
+    auto keys = rd.read_keys(*kn);
+    if (!keys) return tl::make_unexpected(keys.error());
+    cfg.keys = std::move(*keys);
   }
   if (const toml::node* rn = root.get("rules")) {
     auto rules = rd.read_rules(*rn);

@@ -90,6 +90,19 @@ struct SpoolConfig {
   std::chrono::milliseconds status_retention = std::chrono::hours(24 * 7);  // finished messages' status
 };
 
+// [[keys]]: an API key. The token itself is never stored: only its SHA-256.
+struct ApiKey {
+  enum class Role : uint8_t { submit, admin };
+  std::string name;
+  std::string sha256_hex;  // lower-case hex of SHA-256(token)
+  // Sender domains this key may use in `from`: "example.test", "*.agents.example.test"
+  // (sub-domains only); empty = any.
+  std::vector<std::string> allowed_from;
+  std::optional<double> rate;  // requests per second; unset = unlimited
+  uint32_t burst = 0;          // bucket size; 0 = max(1, rate)
+  Role role = Role::submit;
+};
+
 struct Config {
   std::string http_listen = "127.0.0.1:8025";
   uint32_t threads = 0;  // 0 = one shard per core
@@ -111,6 +124,9 @@ struct Config {
   std::vector<ResponseRule> rules = default_rules();
   // Bearer token for the admin API (/v1/domains...); empty = the admin API is disabled.
   std::string admin_token;
+  // Without [[keys]] the API is open (a development setup); with any, every /v1/ call needs
+  // one (docs/api.md "Keys").
+  std::vector<ApiKey> keys;
   std::string source;  // the file it was loaded from, for SIGHUP
 
   // The policy for a domain: its own section if it has one, else the defaults.

@@ -46,6 +46,7 @@ void Engine::reload(const Config& fresh) {
   auto policy = make_dkim_policy(fresh);
   spdlog::info("reloaded {}", describe(*policy));
   if (front_) front_->replace_dkim(std::move(policy));
+  if (front_) front_->replace_keys(std::make_shared<const KeyRing>(fresh.keys));
   if (policies_) {
     auto next = std::make_shared<LivePolicy>(*policies_->current());
     next->config = std::make_shared<const Config>(fresh);

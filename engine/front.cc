@@ -22,13 +22,19 @@ namespace ringpost::engine {
 Front::Front(const Config& cfg, std::vector<Shard*> shards, Mailbox<DeliveryEvent>& events, PolicyBook& policies,
              Mailbox<ShardAnswer>& answers)
     : cfg_(cfg), shards_(std::move(shards)), shard_touched_(shards_.size(), false), events_(events),
-      policies_(policies), answers_(answers), dkim_(make_dkim_policy(cfg)) {
+      policies_(policies), keys_(std::make_shared<const KeyRing>(cfg.keys)), answers_(answers),
+      dkim_(make_dkim_policy(cfg)) {
   accept_op_.self = this;
 }
 
 void Front::replace_dkim(std::shared_ptr<const DkimPolicy> policy) {
   dkim_next_.store(std::move(policy));
   dkim_replaced_.store(true, std::memory_order_release);
+}
+
+void Front::replace_keys(std::shared_ptr<const KeyRing> keys) {
+  keys_next_.store(std::move(keys));
+  keys_changed_.store(true, std::memory_order_release);
 }
 
 Front::~Front() {
@@ -200,9 +206,9 @@ void Front::respond(uint64_t conn_id, int status, const std::string& body, bool 
   if (it == conns_.end()) return;  // the client left; what it submitted is still accepted
   Conn& c = *it->second;
   if (close_after) c.close_after = true;
-  c.out += fmt::format("HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}{}\r\n", status,
-                       http_status_str(static_cast<http_status>(status)), body.size(), extra_headers,
-                       c.close_after ? "Connection: close\r\n" : "");
+  c.out += fmt::format("HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}{}{}\r\n",
+                       status, http_status_str(static_cast<http_status>(status)), body.size(), c.extra_headers,
+                       extra_headers, c.close_after ? "Connection: close\r\n" : "");
   c.out += body;
   flush(c);
 }

@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -19,6 +20,7 @@
 #include <tl/expected.hpp>
 
 #include "dkim/signer.h"
+#include "engine/api_keys.h"
 #include "engine/config.h"
 #include "engine/delivery_job.h"
 #include "engine/dkim_policy.h"
@@ -54,6 +56,8 @@ class Front {
   void run(const std::atomic<bool>& stop);
   // Any thread (SIGHUP): messages accepted from the next request on are signed with `policy`.
   void replace_dkim(std::shared_ptr<const DkimPolicy> policy);
+  // Any thread (SIGHUP): requests from the next one on are checked against `keys`.
+  void replace_keys(std::shared_ptr<const KeyRing> keys);
 
  private:
   struct Conn;
@@ -82,6 +86,7 @@ class Front {
     int64_t now_ms = 0;
     std::vector<std::shared_ptr<SpooledMessage>> msgs;
     std::vector<std::shared_ptr<const std::string>> bodies;  // parallel to msgs, once rendered (and signed)
+    std::string owner;  // the API key's name; empty without keys
   };
   void accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool batch);
   void on_signed();
@@ -141,6 +146,10 @@ class Front {
   std::vector<DeliveryEvent> event_batch_;
   StatusStore status_;
   PolicyBook& policies_;
+  std::shared_ptr<const KeyRing> keys_;
+  std::atomic<std::shared_ptr<const KeyRing>> keys_next_;
+  std::atomic<bool> keys_changed_{false};
+  std::unique_ptr<RequestLimiter> limiter_ = std::make_unique<LocalRequestLimiter>();
   Mailbox<ShardAnswer>& answers_;
   std::vector<ShardAnswer> answer_batch_;
   std::unordered_map<uint64_t, AdminWait> admin_waits_;
@@ -184,6 +193,8 @@ struct Front::Conn {
   HttpRequestParser parser;
   std::string in;
   std::string out;      // responses not yet handed to the kernel
+  std::string extra_headers;  // for every response to the current request (RateLimit-*)
+  std::optional<ApiKey> key;  // the current request's key
   std::string sending;  // the buffer the kernel is reading now
   std::size_t sent = 0;
   bool busy = false;          // a request is waiting (spool commit); later ones wait behind it

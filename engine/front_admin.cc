@@ -87,6 +87,11 @@ std::optional<int64_t> parse_rfc3339_utc(const std::string& s) {
 }  // namespace
 
 bool Front::authorized_admin(Conn& c, const HttpRequest& req) {
+  if (c.key) {
+    if (c.key->role == ApiKey::Role::admin) return true;
+    respond(c.id, 403, error_json(403, "forbidden", fmt::format("key '{}' has role submit; the admin API needs role admin", c.key->name)));
+    return false;
+  }
   if (cfg_.admin_token.empty()) {
     respond(c.id, 403, error_json(403, "admin_disabled", "the admin API is disabled: set [server] admin_token"));
     return false;

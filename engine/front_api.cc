@@ -37,6 +37,28 @@ bool is_json_content_type(const std::string& ct) {
 void Front::handle(Conn& c, HttpRequest req) {
   std::string path = req.target.substr(0, req.target.find('?'));
   const std::string& m = req.method;
+  c.extra_headers.clear();
+  c.key.reset();
+  if (keys_changed_.load(std::memory_order_relaxed) && keys_changed_.exchange(false, std::memory_order_acquire))
+    keys_ = keys_next_.load();  // a SIGHUP reload: revoked keys stop working from this request on
+  // Keys (docs/api.md): every /v1/ call names one once any is configured. The admin API also
+  // takes the static admin token, checked there.
+  const bool admin_path = path == "/v1/domains" || path.starts_with("/v1/domains/");
+  if (keys_->enabled() && path.starts_with("/v1/")) {
+    const ApiKey* key = keys_->authenticate(req.authorization);
+    if (!key && !admin_path)
+      return respond(c.id, 401, error_json("unauthorized", "missing or unknown API key (Authorization: Bearer <key>)"),
+                     false, "WWW-Authenticate: Bearer\r\n");
+    if (key) {
+      c.key = *key;
+      const RateDecision d = limiter_->take(*key, now_ms());
+      c.extra_headers = rate_limit_headers(d);
+      if (!d.allowed)
+        return respond(c.id, 429,
+                       error_json("rate_limited", fmt::format("key '{}' is over its rate of {}/s; retry after {} s",
+                                                              key->name, *key->rate, d.retry_after_s)));
+    }
+  }
   auto method_not_allowed = [&](std::string_view allowed) {
     respond(c.id, 405, error_json("method_not_allowed", fmt::format("{} {} is not supported; use {}", m, path, allowed)));
   };
@@ -77,6 +99,8 @@ void Front::handle(Conn& c, HttpRequest req) {
     if (m != "GET") return method_not_allowed("GET");
     std::string id = path.substr(std::strlen("/v1/messages/"));
     const queue::Message* msg = status_.find(id);
+    // Another key's message is as unknown as a missing one: ids must not leak across keys.
+    if (msg && c.key && c.key->role != ApiKey::Role::admin && msg->owner != c.key->name) msg = nullptr;
     if (!msg) return respond(c.id, 404, error_json("not_found", fmt::format("no message with id '{}'", id)));
     return respond(c.id, 200, message_status_json(*msg));
   }
@@ -87,7 +111,16 @@ void Front::accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool 
   int64_t now = now_ms();
   if (dkim_replaced_.load(std::memory_order_relaxed) && dkim_replaced_.exchange(false, std::memory_order_acquire))
     dkim_ = dkim_next_.load();  // a SIGHUP reload; one request is signed with one policy
-  PendingAccept p{c.id, batch, now, {}};
+  if (c.key)
+    for (std::size_t i = 0; i < msgs.size(); ++i)
+      if (!sender_allowed(*c.key, queue::domain_of(msgs[i].from)))
+        return respond(c.id, 403,
+                       api::to_json(api::ApiError{
+                           403, "sender_not_allowed",
+                           fmt::format("key '{}' may not send as '{}'; its allowed_from does not cover that domain",
+                                       c.key->name, msgs[i].from),
+                           batch ? fmt::format("messages[{}].from", i) : "from"}));
+  PendingAccept p{c.id, batch, now, {}, {}, c.key ? c.key->name : std::string()};
   p.msgs.reserve(msgs.size());
   const bool sign = !dkim_->keys.empty() || dkim_->require;
   std::unique_ptr<SignJob> job;

@@ -153,8 +153,9 @@ void Front::spool_and_answer(PendingAccept p) {
   std::vector<uint64_t> body_pos(p.msgs.size());
   for (std::size_t i = 0; i < p.msgs.size(); ++i) {
     const auto& s = p.msgs[i];
-    [[maybe_unused]] bool ok =
-        queue::append_accept(spool_->buffer(), {s->id, s->from, p.now_ms, s->recipients, *p.bodies[i]});
+    queue::AcceptRecord rec{s->id, s->from, p.now_ms, s->recipients, *p.bodies[i], {}};
+    if (!p.owner.empty()) rec.ext.emplace_back("owner", p.owner);
+    [[maybe_unused]] bool ok = queue::append_accept(spool_->buffer(), rec);
     body_pos[i] = spool_->buffer().size() - p.bodies[i]->size();  // the body ends the record
   }
   if (conn != conns_.end()) conn->second->busy = true;
@@ -176,7 +177,7 @@ void Front::spool_and_answer(PendingAccept p) {
             BodyRef{at.file, at.offset + body_pos[i], static_cast<uint32_t>(p.bodies[i]->size())}));
         ledger_.accepted(s->segment_seq, true);
         live_.emplace(s->id, s);
-        queue::Message m{s->id, s->from, s->created_at_ms, {}, nullptr, {}};
+        queue::Message m{s->id, s->from, s->created_at_ms, {}, nullptr, {}, p.owner, {}, {}, {}};
         for (const std::string& r : s->recipients)
           m.recipients.push_back(queue::Recipient{r, queue::RecipientState::queued, 0, {}, s->created_at_ms, {}, false});
         dispatch(s, m.recipients, p.bodies[i]);
@@ -275,8 +276,9 @@ void Front::compact_oldest() {
       return;
     }
     const queue::Message* m = status_.find(s->id);
-    [[maybe_unused]] bool ok =
-        queue::append_accept(spool_->buffer(), {s->id, s->from, s->created_at_ms, s->recipients, body});
+    queue::AcceptRecord rec{s->id, s->from, s->created_at_ms, s->recipients, body, {}};
+    if (m && !m->owner.empty()) rec.ext.emplace_back("owner", m->owner);  // the copy keeps its owner
+    [[maybe_unused]] bool ok = queue::append_accept(spool_->buffer(), rec);
     body_pos.push_back(spool_->buffer().size() - body.size());
     body_size.push_back(at->size);
     // The copy carries the current state: recovery reads it after the ACCEPT copy, and ignores

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/config.h"
+#include "engine/api_keys.h"
 #include "engine/demo.h"
 #include "engine/dkim_keygen.h"
 #include "engine/engine.h"
@@ -81,7 +82,16 @@ int main(int argc, char** argv) {
   keygen_cmd->add_option("--algorithm", keygen.algorithm, "ed25519 or rsa")->capture_default_str();
   auto* bits_opt = keygen_cmd->add_option("--bits", keygen.bits, "RSA modulus size")->capture_default_str();
   keygen_cmd->add_option("--out", keygen.out_dir, "directory for the key file")->capture_default_str();
+  auto* key_cmd = app.add_subcommand("key", "API key tools");
+  key_cmd->require_subcommand(1);
+  auto* key_new_cmd = key_cmd->add_subcommand("new", "make an API key: print the token (once) and its [[keys]] entry");
+  std::string key_name;
+  std::string key_role = "submit";
+  key_new_cmd->add_option("name", key_name, "a name for the key, unique in the config")->required();
+  key_new_cmd->add_option("--role", key_role, "submit or admin")->check(CLI::IsMember({"submit", "admin"}))->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+
+  if (*key_new_cmd) return ringpost::engine::print_new_api_key(key_name, key_role);
 
   if (*serve_cmd) return serve(config_path);
   if (*keygen_cmd) {

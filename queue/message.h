@@ -56,6 +56,12 @@ struct Message {
   std::vector<Recipient> recipients;
   std::shared_ptr<const std::string> body;  // RFC 5322 bytes, CRLF line ends; may be left on disk
   BodyLocation body_at;                     // set by recovery
+  // From the API: the key that submitted it (only that key sees it), tags and metadata as JSON
+  // objects, and "<key>\n<request sha256>" when the request had an Idempotency-Key.
+  std::string owner;
+  std::string tags_json;
+  std::string metadata_json;
+  std::string idempotency;
 };
 
 // The part of an address after the last '@', lower-cased: the routing key.

@@ -120,18 +120,29 @@ std::size_t outcome_payload_size(const OutcomeRecord& r) {
 std::size_t accept_payload_size(const AcceptRecord& r) {
   std::size_t n = 4 + r.id.size() + 4 + r.from.size() + 8 + 4;
   for (const auto& rcpt : r.recipients) n += 4 + rcpt.size();
+  if (!r.ext.empty()) {
+    n += 4;
+    for (const auto& [k, v] : r.ext) n += 8 + k.size() + v.size();
+  }
   return n + 4 + r.body.size();
 }
 
 bool append_accept(std::string& out, const AcceptRecord& r) {
   const std::size_t size = accept_payload_size(r);
   if (size > kMaxRecordPayload) return false;
-  frame(out, RecordType::accept, size, [&] {
+  frame(out, r.ext.empty() ? RecordType::accept : RecordType::accept_ext, size, [&] {
     put_str(out, r.id);
     put_str(out, r.from);
     put_u64(out, static_cast<uint64_t>(r.created_at_ms));
     put_u32(out, static_cast<uint32_t>(r.recipients.size()));
     for (const auto& rcpt : r.recipients) put_str(out, rcpt);
+    if (!r.ext.empty()) {
+      put_u32(out, static_cast<uint32_t>(r.ext.size()));
+      for (const auto& [k, v] : r.ext) {
+        put_str(out, k);
+        put_str(out, v);
+      }
+    }
     put_str(out, r.body);
   });
   return true;
@@ -180,7 +191,7 @@ uint32_t record_crc(uint8_t type, std::string_view payload) {
   return static_cast<uint32_t>(crc);
 }
 
-tl::expected<AcceptRecord, std::string> decode_accept_payload(std::string_view payload) {
+tl::expected<AcceptRecord, std::string> decode_accept_payload(std::string_view payload, RecordType type) {
   PayloadReader in(payload);
   AcceptRecord r;
   if (!in.str(r.id)) return tl::unexpected(std::string("ACCEPT: bad id"));
@@ -197,6 +208,15 @@ tl::expected<AcceptRecord, std::string> decode_accept_payload(std::string_view p
     std::string rcpt;
     if (!in.str(rcpt)) return tl::unexpected(fmt::format("ACCEPT: bad recipient {}", i));
     r.recipients.push_back(std::move(rcpt));
+  }
+  if (type == RecordType::accept_ext) {
+    uint32_t n;
+    if (!in.u32(n) || n > in.remaining() / 8) return tl::unexpected(std::string("ACCEPT: bad extension count"));
+    for (uint32_t i = 0; i < n; ++i) {
+      std::string k, v;
+      if (!in.str(k) || !in.str(v)) return tl::unexpected(fmt::format("ACCEPT: bad extension {}", i));
+      r.ext.emplace_back(std::move(k), std::move(v));
+    }
   }
   if (!in.str(r.body)) return tl::unexpected(std::string("ACCEPT: bad body"));
   if (in.remaining() != 0) {

@@ -15,6 +15,7 @@
 //
 // Payloads (str = u32 length + bytes):
 //   ACCEPT  (1): str id, str from, i64 created_at_ms, u32 count, count x str recipient, str body
+//   ACCEPT+ (3): as ACCEPT, with u32 n, n x (str name, str value) before the body
 //   OUTCOME (2): str id, u32 recipient_index, u8 state, u32 attempts, i64 at_ms,
 //                i32 reply.code, str reply.enhanced, str reply.text
 // Both payloads start with the id, so a damaged record can still hint at what was lost.
@@ -45,7 +46,9 @@ inline constexpr std::size_t kRecordHeaderSize = 13;
 // The HTTP front must reject bigger messages (413) before trying to spool them.
 inline constexpr std::size_t kMaxRecordPayload = 64u << 20;
 
-enum class RecordType : uint8_t { accept = 1, outcome = 2 };
+// accept_ext is an ACCEPT with extension fields (owner key, tags, metadata, idempotency key):
+// written only when a message has some, so spools without them stay readable by older builds.
+enum class RecordType : uint8_t { accept = 1, outcome = 2, accept_ext = 3 };
 
 struct AcceptRecord {
   std::string id;
@@ -53,6 +56,9 @@ struct AcceptRecord {
   int64_t created_at_ms = 0;
   std::vector<std::string> recipients;
   std::string_view body;  // not owned; when decoded, points into the decoded payload
+  // Extension fields, (name, value), between the recipients and the body: "owner", "tags",
+  // "metadata", "idempotency". Unknown names are kept and ignored by readers.
+  std::vector<std::pair<std::string, std::string>> ext;
 };
 
 struct OutcomeRecord {
@@ -89,7 +95,8 @@ uint32_t record_crc(uint8_t type, std::string_view payload);
 
 // Decode a payload whose crc has already been verified. Errors say which field was bad.
 // The AcceptRecord's body views `payload`; keep the payload alive while using it.
-tl::expected<AcceptRecord, std::string> decode_accept_payload(std::string_view payload);
+tl::expected<AcceptRecord, std::string> decode_accept_payload(std::string_view payload,
+                                                            RecordType type = RecordType::accept);
 tl::expected<OutcomeRecord, std::string> decode_outcome_payload(std::string_view payload);
 
 // Best effort: the leading id string of a (possibly damaged or truncated) payload, if its

@@ -114,6 +114,7 @@ class SpoolFile {
 std::string_view type_name(uint8_t type) {
   switch (static_cast<RecordType>(type)) {
     case RecordType::accept: return "ACCEPT";
+    case RecordType::accept_ext: return "ACCEPT";
     case RecordType::outcome: return "OUTCOME";
   }
   return "unknown-type";
@@ -173,6 +174,12 @@ void Recovery::apply_accept(const std::string& name, uint64_t pos, uint64_t reco
     rcpt.address = std::move(address);
     rcpt.updated_at_ms = r.created_at_ms;
     m.recipients.push_back(std::move(rcpt));
+  }
+  for (auto& [k, v] : r.ext) {
+    if (k == "owner") m.owner = std::move(v);
+    else if (k == "tags") m.tags_json = std::move(v);
+    else if (k == "metadata") m.metadata_json = std::move(v);
+    else if (k == "idempotency") m.idempotency = std::move(v);
   }
   // The body is the payload's last field, so it ends where the record ends.
   m.body_at = BodyLocation{static_cast<uint32_t>(out_.files.size() - 1), record_end - r.body.size(),
@@ -306,8 +313,9 @@ tl::expected<void, std::string> Recovery::read_file(const std::string& path, con
     // The crc matched, so any failure below is a writer bug or a format from a newer version,
     // not disk damage; the frame is still sound, so step over it and keep going.
     switch (static_cast<RecordType>(h.type)) {
-      case RecordType::accept: {
-        auto r = decode_accept_payload(*payload);
+      case RecordType::accept:
+      case RecordType::accept_ext: {
+        auto r = decode_accept_payload(*payload, static_cast<RecordType>(h.type));
         if (r) {
           apply_accept(name, pos, end_of_record, std::move(*r));
         } else {

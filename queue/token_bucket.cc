@@ -32,13 +32,16 @@ std::string format_rate(double per_second) {
   return fmt::format("{:g}/h", per_second * 3600);
 }
 
-void TokenBucket::set_rate(std::optional<double> per_second, int64_t now_ms) {
+void TokenBucket::set_rate(std::optional<double> per_second, int64_t now_ms, double capacity) {
   refill(now_ms);
+  const bool was_limited = limited_;
   limited_ = per_second.has_value();
   if (!limited_) return;
   rate_ = *per_second;
-  capacity_ = std::max(1.0, rate_ / 10);
-  tokens_ = std::min(tokens_, capacity_);
+  capacity_ = capacity > 0 ? capacity : std::max(1.0, rate_ / 10);
+  // A bucket that was unlimited starts full only when asked for a burst: a fresh API key may
+  // use its burst at once; a destination starts with one token (no burst at the start).
+  tokens_ = !was_limited && capacity > 0 ? capacity_ : std::min(tokens_, capacity_);
 }
 
 void TokenBucket::refill(int64_t now_ms) {

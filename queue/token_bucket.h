@@ -23,11 +23,17 @@ class TokenBucket {
   // nullopt: unlimited. The capacity (burst) is a tenth of a second's worth, at least one
   // token: enough that a loop waking every 50 ms loses nothing, small enough that a 10 s
   // window sees the rate within a few percent.
-  void set_rate(std::optional<double> per_second, int64_t now_ms);
+  void set_rate(std::optional<double> per_second, int64_t now_ms, double capacity = 0);  // 0: the default burst
   std::optional<double> rate() const { return limited_ ? std::optional<double>(rate_) : std::nullopt; }
   bool try_take(int64_t now_ms);
   // When the next token will be there (now_ms when one is).
   int64_t next_token_at_ms(int64_t now_ms);
+  // Whole tokens there now, and the bucket's size.
+  double available(int64_t now_ms) {
+    refill(now_ms);
+    return tokens_;
+  }
+  double capacity() const { return capacity_; }
 
  private:
   void refill(int64_t now_ms);

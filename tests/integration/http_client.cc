@@ -117,6 +117,7 @@ tl::expected<HttpResponse, std::string> HttpClient::request(std::string_view met
   }
   std::string head = fmt::format("{} {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n", method, target, port_);
   if (!content_type.empty()) head += fmt::format("Content-Type: {}\r\n", content_type);
+  for (const auto& [name, value] : extra_headers_) head += fmt::format("{}: {}\r\n", name, value);
   if (!body.empty() || method == "POST" || method == "PUT") head += fmt::format("Content-Length: {}\r\n", body.size());
   head += "\r\n";
 
@@ -233,6 +234,11 @@ tl::expected<std::string, std::string> HttpClient::read_chunked() {
     body.append(buf_, 0, size);
     buf_.erase(0, size + 2);
   }
+}
+
+void HttpClient::set_header(std::string name, std::string value) {
+  std::erase_if(extra_headers_, [&](const auto& h) { return h.first == name; });
+  if (!value.empty()) extra_headers_.emplace_back(std::move(name), std::move(value));
 }
 
 }  // namespace ringpost::it

@@ -42,6 +42,9 @@ class HttpClient {
     return request("POST", target, body, "application/json");
   }
 
+  // Sent with every later request, e.g. ("Authorization", "Bearer <key>"); empty value removes.
+  void set_header(std::string name, std::string value);
+
   int connections_opened() const { return connections_opened_; }
   void close();
 
@@ -58,6 +61,7 @@ class HttpClient {
   int fd_ = -1;
   int connections_opened_ = 0;
   std::string buf_;  // bytes received and not yet consumed
+  std::vector<std::pair<std::string, std::string>> extra_headers_;
 };
 
 }  // namespace ringpost::it

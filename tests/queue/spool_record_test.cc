@@ -207,3 +207,35 @@ TEST(SpoolRecord, PeekIdWorksOnTruncatedPayloads) {
 
 }  // namespace
 }  // namespace ringpost::queue
+
+namespace ringpost::queue {
+namespace {
+
+// Extension fields (owner, tags, ...) ride in a type-3 record; without any, the record stays a
+// plain type-1 ACCEPT, byte for byte what older builds wrote and read.
+TEST(AcceptExtensions, RoundTripAndOnlyWhenPresent) {
+  AcceptRecord r{"id-1", "a@x.test", 42, {"b@y.test"}, "Subject: s\r\n\r\nbody\r\n", {}};
+  std::string plain;
+  ASSERT_TRUE(append_accept(plain, r));
+  EXPECT_EQ(decode_header(plain).type, static_cast<uint8_t>(RecordType::accept));
+
+  r.ext = {{"owner", "agent-7"}, {"tags", R"({"campaign":"x"})"}, {"future", std::string("\0\1", 2)}};
+  std::string ext;
+  ASSERT_TRUE(append_accept(ext, r));
+  const RecordHeader h = decode_header(ext);
+  EXPECT_EQ(h.type, static_cast<uint8_t>(RecordType::accept_ext));
+  EXPECT_EQ(h.payload_length, accept_payload_size(r));
+  const std::string_view payload = std::string_view(ext).substr(kRecordHeaderSize);
+  EXPECT_EQ(record_crc(h.type, payload), h.crc);
+  auto back = decode_accept_payload(payload, RecordType::accept_ext);
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->ext, r.ext);
+  EXPECT_EQ(back->body, r.body);
+  // The body still ends the record, which is how its place on disk is found.
+  EXPECT_TRUE(ext.ends_with(r.body));
+  // Read as the wrong type, the payload does not decode: types are not interchangeable.
+  EXPECT_FALSE(decode_accept_payload(payload, RecordType::accept));
+}
+
+}  // namespace
+}  // namespace ringpost::queue
