@@ -25,6 +25,7 @@
 #include "engine/delivery_job.h"
 #include "engine/dkim_policy.h"
 #include "engine/http_request_parser.h"
+#include "engine/idempotency.h"
 #include "engine/live_policy.h"
 #include "engine/shard_control.h"
 #include "engine/mailbox.h"
@@ -79,6 +80,13 @@ class Front {
   void handle(Conn& c, HttpRequest req);
   void respond(uint64_t conn_id, int status, const std::string& body, bool close_after = false,
                std::string_view extra_headers = {});
+  // A request's Idempotency-Key while it is being accepted.
+  struct IdempotencyContext {
+    std::string owner, key, hash;
+    bool batch = false;
+  };
+  bool idempotency_check(Conn& c, const HttpRequest& req, bool batch);
+  void drop_idempotency(const IdempotencyContext& idem);
   // A request's messages between rendering and the spool: signed first when DKIM applies.
   struct PendingAccept {
     uint64_t conn_id = 0;
@@ -87,6 +95,7 @@ class Front {
     std::vector<std::shared_ptr<SpooledMessage>> msgs;
     std::vector<std::shared_ptr<const std::string>> bodies;  // parallel to msgs, once rendered (and signed)
     std::string owner;  // the API key's name; empty without keys
+    IdempotencyContext idem;
   };
   void accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool batch);
   void on_signed();
@@ -115,6 +124,7 @@ class Front {
 
   // front_spool.cc: the spool's life after start-up (docs/spool.md).
   tl::expected<void, std::string> lock_spool();
+  void rebuild_idempotency(const std::vector<queue::Message>& messages, int64_t now);
   tl::expected<void, std::string> open_spool();
   // A message has nothing left to deliver: its segment may become reclaimable.
   void on_finished(const SpooledMessage& msg, int64_t finished_at_ms);
@@ -150,6 +160,7 @@ class Front {
   std::atomic<std::shared_ptr<const KeyRing>> keys_next_;
   std::atomic<bool> keys_changed_{false};
   std::unique_ptr<RequestLimiter> limiter_ = std::make_unique<LocalRequestLimiter>();
+  std::unique_ptr<IdempotencyStore> idempotency_ = std::make_unique<LocalIdempotencyStore>();
   Mailbox<ShardAnswer>& answers_;
   std::vector<ShardAnswer> answer_batch_;
   std::unordered_map<uint64_t, AdminWait> admin_waits_;
@@ -195,6 +206,7 @@ struct Front::Conn {
   std::string out;      // responses not yet handed to the kernel
   std::string extra_headers;  // for every response to the current request (RateLimit-*)
   std::optional<ApiKey> key;  // the current request's key
+  Front::IdempotencyContext idem;  // the current request's Idempotency-Key, until accepted
   std::string sending;  // the buffer the kernel is reading now
   std::size_t sent = 0;
   bool busy = false;          // a request is waiting (spool commit); later ones wait behind it

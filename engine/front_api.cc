@@ -17,6 +17,7 @@
 #include "engine/api/submit_request.h"
 #include "engine/clock.h"
 #include "engine/front.h"
+#include "engine/idempotency.h"
 #include "engine/shard.h"
 #include "queue/spool_record.h"
 #include "queue/spool_recovery.h"
@@ -39,6 +40,7 @@ void Front::handle(Conn& c, HttpRequest req) {
   const std::string& m = req.method;
   c.extra_headers.clear();
   c.key.reset();
+  c.idem = {};
   if (keys_changed_.load(std::memory_order_relaxed) && keys_changed_.exchange(false, std::memory_order_acquire))
     keys_ = keys_next_.load();  // a SIGHUP reload: revoked keys stop working from this request on
   // Keys (docs/api.md): every /v1/ call names one once any is configured. The admin API also
@@ -82,8 +84,12 @@ void Front::handle(Conn& c, HttpRequest req) {
   if (path == "/v1/messages") {
     if (m != "POST") return method_not_allowed("POST");
     if (!require_json()) return;
+    if (!idempotency_check(c, req, false)) return;
     auto parsed = api::parse_submit(req.body);
-    if (!parsed) return respond(c.id, parsed.error().http_status, api::to_json(parsed.error()));
+    if (!parsed) {
+      drop_idempotency(c.idem);
+      return respond(c.id, parsed.error().http_status, api::to_json(parsed.error()));
+    }
     std::vector<api::SubmitMessage> one;
     one.push_back(std::move(*parsed));
     return accept_messages(c, std::move(one), false);
@@ -91,8 +97,12 @@ void Front::handle(Conn& c, HttpRequest req) {
   if (path == "/v1/messages/batch") {
     if (m != "POST") return method_not_allowed("POST");
     if (!require_json()) return;
+    if (!idempotency_check(c, req, true)) return;
     auto parsed = api::parse_batch(req.body);
-    if (!parsed) return respond(c.id, parsed.error().error.http_status, api::to_json(parsed.error()));
+    if (!parsed) {
+      drop_idempotency(c.idem);
+      return respond(c.id, parsed.error().error.http_status, api::to_json(parsed.error()));
+    }
     return accept_messages(c, std::move(*parsed), true);
   }
   if (path.rfind("/v1/messages/", 0) == 0) {
@@ -114,13 +124,13 @@ void Front::accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool 
   if (c.key)
     for (std::size_t i = 0; i < msgs.size(); ++i)
       if (!sender_allowed(*c.key, queue::domain_of(msgs[i].from)))
-        return respond(c.id, 403,
+        return drop_idempotency(c.idem), respond(c.id, 403,
                        api::to_json(api::ApiError{
                            403, "sender_not_allowed",
                            fmt::format("key '{}' may not send as '{}'; its allowed_from does not cover that domain",
                                        c.key->name, msgs[i].from),
                            batch ? fmt::format("messages[{}].from", i) : "from"}));
-  PendingAccept p{c.id, batch, now, {}, {}, c.key ? c.key->name : std::string()};
+  PendingAccept p{c.id, batch, now, {}, {}, c.key ? c.key->name : std::string(), std::move(c.idem)};
   p.msgs.reserve(msgs.size());
   const bool sign = !dkim_->keys.empty() || dkim_->require;
   std::unique_ptr<SignJob> job;
@@ -173,6 +183,7 @@ void Front::on_signed() {
       // A refusal refuses the whole request (a batch is all or nothing), naming the first item.
       auto failed = std::find_if(job->items.begin(), job->items.end(), [](const SignItem& i) { return i.error; });
       if (failed != job->items.end()) {
+        drop_idempotency(p.idem);
         respond(conn_id, failed->error->http_status, api::to_json(*failed->error));
       } else {
         for (std::size_t i = 0; i < p.msgs.size(); ++i)
@@ -184,6 +195,39 @@ void Front::on_signed() {
     }
     signed_batch_.clear();
   }
+}
+
+bool Front::idempotency_check(Conn& c, const HttpRequest& req, bool batch) {
+  const std::string& key = req.idempotency_key;
+  if (key.empty()) return true;
+  if (key.size() > 255 || std::any_of(key.begin(), key.end(), [](unsigned char ch) { return ch < 0x21 || ch > 0x7e; })) {
+    respond(c.id, 400, error_json("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters"));
+    return false;
+  }
+  const std::string owner = c.key ? c.key->name : std::string();
+  // The path is hashed too: the same body sent as a single message and as a batch differ.
+  const std::string hash = sha256_hex(fmt::format("{}\n{}", batch ? "batch" : "single", req.body));
+  const int64_t now = now_ms();
+  if (const IdempotentAnswer* seen = idempotency_->find(owner, key, now)) {
+    if (seen->request_hash != hash) {
+      respond(c.id, 409, error_json("idempotency_mismatch",
+                                    "this Idempotency-Key was used with a different request body in the last 24 h"));
+    } else if (seen->status == 0) {
+      respond(c.id, 409, error_json("idempotency_in_progress",
+                                    "the first request with this Idempotency-Key is still being accepted; retry shortly"),
+              false, "Retry-After: 1\r\n");
+    } else {
+      respond(c.id, seen->status, seen->body, false, "Idempotent-Replayed: true\r\n");
+    }
+    return false;
+  }
+  idempotency_->put(owner, key, IdempotentAnswer{hash, 0, {}, now + IdempotencyStore::kTtlMs});
+  c.idem = IdempotencyContext{owner, key, hash, batch};
+  return true;
+}
+
+void Front::drop_idempotency(const IdempotencyContext& idem) {
+  if (!idem.key.empty()) idempotency_->erase(idem.owner, idem.key);
 }
 
 void Front::dispatch(const std::shared_ptr<const SpooledMessage>& msg, const std::vector<queue::Recipient>& states,

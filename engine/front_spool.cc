@@ -82,6 +82,7 @@ tl::expected<std::size_t, std::string> Front::recover() {
   }
   std::size_t pending = 0;
   const int64_t now = now_ms();
+  rebuild_idempotency(recovered->messages, now);  // before the messages are moved into the status store
   for (queue::Message& m : recovered->messages) {
     auto s = std::make_shared<SpooledMessage>();
     s->id = m.id;
@@ -121,6 +122,46 @@ tl::expected<std::size_t, std::string> Front::recover() {
   return pending;
 }
 
+void Front::rebuild_idempotency(const std::vector<queue::Message>& messages, int64_t now) {
+  // The messages of one request are consecutive ACCEPTs with the same value, in request order:
+  // rebuild the answer it got.
+  struct Req {
+    char shape = 's';
+    std::string owner, key, hash;
+    int64_t created = 0;
+    std::vector<const queue::Message*> msgs;
+  };
+  std::map<std::pair<std::string, std::string>, Req> reqs;
+  for (const queue::Message& m : messages) {
+    if (m.idempotency.empty() || m.created_at_ms + IdempotencyStore::kTtlMs <= now) continue;
+    const auto nl1 = m.idempotency.find('\n'), nl2 = m.idempotency.rfind('\n');
+    if (nl1 != 1 || nl2 <= nl1) continue;
+    Req& r = reqs[{m.owner, m.idempotency.substr(2, nl2 - 2)}];
+    r.shape = m.idempotency[0];
+    r.owner = m.owner;
+    r.key = m.idempotency.substr(2, nl2 - 2);
+    r.hash = m.idempotency.substr(nl2 + 1);
+    r.created = m.created_at_ms;
+    r.msgs.push_back(&m);
+  }
+  for (auto& [slot, r] : reqs) {
+    std::string body;
+    if (r.shape == 'b') {
+      body = "{\"ids\":[";
+      for (std::size_t i = 0; i < r.msgs.size(); ++i) {
+        if (i) body += ',';
+        api::append_json_string(body, r.msgs[i]->id);
+      }
+      body += "]}";
+    } else {
+      body = "{\"id\":";
+      api::append_json_string(body, r.msgs[0]->id);
+      body += fmt::format(",\"recipients\":{}}}", r.msgs[0]->recipients.size());
+    }
+    idempotency_->put(r.owner, r.key, IdempotentAnswer{r.hash, 202, body, r.created + IdempotencyStore::kTtlMs});
+  }
+}
+
 tl::expected<void, std::string> Front::open_spool() {
   SpoolWriterOptions options;
   options.segment_bytes = cfg_.spool.segment_bytes;
@@ -145,7 +186,7 @@ void Front::spool_and_answer(PendingAccept p) {
   for (std::size_t i = 0; i < p.msgs.size(); ++i) {
     const auto& s = p.msgs[i];
     if (queue::accept_payload_size({s->id, s->from, p.now_ms, s->recipients, *p.bodies[i]}) > queue::kMaxRecordPayload)
-      return respond(p.conn_id, 413, api::to_json(api::ApiError{413, "message_too_large",
+      return drop_idempotency(p.idem), respond(p.conn_id, 413, api::to_json(api::ApiError{413, "message_too_large",
                                                                 "a rendered message exceeds the spool's record limit", {}}));
   }
   // Checked above, before any record of the batch entered the buffer: a batch is all or nothing.
@@ -155,6 +196,9 @@ void Front::spool_and_answer(PendingAccept p) {
     const auto& s = p.msgs[i];
     queue::AcceptRecord rec{s->id, s->from, p.now_ms, s->recipients, *p.bodies[i], {}};
     if (!p.owner.empty()) rec.ext.emplace_back("owner", p.owner);
+    // Enough to rebuild the first answer after a restart: which request, and its shape.
+    if (!p.idem.key.empty())
+      rec.ext.emplace_back("idempotency", fmt::format("{}\n{}\n{}", p.idem.batch ? 'b' : 's', p.idem.key, p.idem.hash));
     [[maybe_unused]] bool ok = queue::append_accept(spool_->buffer(), rec);
     body_pos[i] = spool_->buffer().size() - p.bodies[i]->size();  // the body ends the record
   }
@@ -166,6 +210,7 @@ void Front::spool_and_answer(PendingAccept p) {
     auto it = conns_.find(conn_id);
     if (it != conns_.end()) it->second->busy = false;
     if (!ok) {
+      drop_idempotency(p.idem);
       respond(conn_id, 503, spool_unavailable_json(), false,
               fmt::format("Retry-After: {}\r\n", kSpoolRetryAfterSeconds));
     } else {
@@ -194,6 +239,9 @@ void Front::spool_and_answer(PendingAccept p) {
         api::append_json_string(body, p.msgs[0]->id);
         body += fmt::format(",\"recipients\":{}}}", p.msgs[0]->recipients.size());
       }
+      if (!p.idem.key.empty())
+        idempotency_->put(p.idem.owner, p.idem.key,
+                          IdempotentAnswer{p.idem.hash, 202, body, p.now_ms + IdempotencyStore::kTtlMs});
       respond(conn_id, 202, body);
     }
     if (it != conns_.end()) process(*it->second);  // requests pipelined behind this one

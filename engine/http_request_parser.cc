@@ -44,6 +44,7 @@ int HttpRequestParser::on_header_value(http_parser* p, const char* at, std::size
   s->in_value_ = true;
   if (strcasecmp(s->header_field_.c_str(), "content-type") == 0) s->current_.content_type.append(at, len);
   else if (strcasecmp(s->header_field_.c_str(), "authorization") == 0) s->current_.authorization.append(at, len);
+  else if (strcasecmp(s->header_field_.c_str(), "idempotency-key") == 0) s->current_.idempotency_key.append(at, len);
   return 0;
 }
 

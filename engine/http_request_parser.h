@@ -16,6 +16,7 @@ struct HttpRequest {
   std::string target;
   std::string content_type;
   std::string authorization;
+  std::string idempotency_key;
   std::string body;
   bool keep_alive = true;
 };

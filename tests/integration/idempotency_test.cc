@@ -1,0 +1,89 @@
+// Idempotency-Key against the real server: a retried request gets the first answer (same ids)
+// and nothing is sent twice, also after a kill -9 and restart (rebuilt from the spool); the same
+// key with another body is a 409; a failed request does not burn the key.
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "tests/integration/free_port.h"
+#include "tests/integration/http_client.h"
+#include "tests/integration/ringpost_api.h"
+#include "tests/integration/ringpost_server.h"
+#include "tests/integration/server_test.h"
+#include "tests/integration/smtp_sink.h"
+#include "tests/integration/wait.h"
+
+namespace ringpost::it {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Idempotency : public ServerTest {};
+
+TEST_F(Idempotency, RetriesGetTheFirstAnswerAndNothingIsSentTwiceEvenAcrossARestart) {
+  auto ports = pick_free_ports(2);
+  ASSERT_TRUE(ports);
+  auto sink = SmtpSink::start(dir_.path() / "sink", (*ports)[1]);
+  ASSERT_TRUE(sink) << sink.error();
+  ServerConfig cfg;
+  cfg.http_port = (*ports)[0];
+  cfg.domains = {{"sink.test", fmt::format("127.0.0.1:{}", sink->port())}};
+  auto server = RingpostServer::start(dir_.path(), cfg);
+  ASSERT_TRUE(server) << server.error();
+
+  HttpClient http(server->port());
+  const std::string one = to_json({"a@example.test", {"one@sink.test"}, "once", "only once"});
+  http.set_header("Idempotency-Key", "order-1001");
+  auto first = http.post_json("/v1/messages", one);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 202) << first->body;
+  EXPECT_EQ(first->header("idempotent-replayed"), "");
+  auto again = http.post_json("/v1/messages", one);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 202) << again->body;
+  EXPECT_EQ(again->body, first->body) << "a retry must get the same id";
+  EXPECT_EQ(again->header("idempotent-replayed"), "true");
+  auto other_body = http.post_json("/v1/messages", to_json({"a@example.test", {"two@sink.test"}, "x", "y"}));
+  ASSERT_TRUE(other_body);
+  EXPECT_EQ(other_body->status, 409) << other_body->body;
+  EXPECT_EQ(error_code_of(other_body->body), "idempotency_mismatch");
+
+  // A request refused (here: invalid) does not use the key up.
+  http.set_header("Idempotency-Key", "order-1002");
+  auto invalid = http.post_json("/v1/messages", R"({"from":"not an address","to":["z@sink.test"],"text":"t"})");
+  ASSERT_TRUE(invalid);
+  EXPECT_EQ(invalid->status, 400);
+  std::vector<OutgoingMessage> batch;
+  for (int i = 0; i < 5; ++i) batch.push_back({"a@example.test", {fmt::format("b{}@sink.test", i)}, "b", "batch"});
+  auto b1 = http.post_json("/v1/messages/batch", batch_json(batch));
+  ASSERT_TRUE(b1);
+  ASSERT_EQ(b1->status, 202) << b1->body;
+
+  ASSERT_TRUE(wait_until(20s, 50ms, [&] { return sink->message_count() >= 6; })) << sink->describe();
+  server->kill9();
+  auto restarted = server->restart();
+  ASSERT_TRUE(restarted) << restarted.error();
+
+  HttpClient after(server->port());
+  after.set_header("Idempotency-Key", "order-1002");
+  auto b2 = after.post_json("/v1/messages/batch", batch_json(batch));
+  ASSERT_TRUE(b2);
+  EXPECT_EQ(b2->status, 202) << b2->body;
+  EXPECT_EQ(b2->body, b1->body) << "after a restart the answer is rebuilt from the spool";
+  EXPECT_EQ(b2->header("idempotent-replayed"), "true");
+  after.set_header("Idempotency-Key", "order-1001");
+  auto single = after.post_json("/v1/messages", one);
+  ASSERT_TRUE(single);
+  EXPECT_EQ(single->body, first->body);
+  // Whatever a wrongly repeated request would have sent has had time to arrive.
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(sink->message_count(), 6) << "a retried request was delivered again";
+  std::set<std::string> rcpts;
+  for (const SinkMessage& m : sink->messages()) rcpts.insert(m.rcpts.begin(), m.rcpts.end());
+  EXPECT_EQ(rcpts.size(), 6u);
+}
+
+}  // namespace
+}  // namespace ringpost::it
