@@ -513,7 +513,10 @@ std::vector<ResponseRule> default_rules() {
                         action, d, rate};
   };
   return {
-      rule("^4[0-9][0-9] .*(rate limit|rate-limit|too many|throttl|unusual rate|exceeded|slow down|TSS0[0-9])",
+      // Not a bare "too many": "421 too many messages on this connection" is a per-connection
+      // limit (max_msgs_per_connection answers it), not a reason to slow the whole site down.
+      rule("^4[0-9][0-9] .*(rate limit|rate-limit|throttl|unusual rate|sending rate|rate exceeded|slow down|"
+           "too many (messages|emails|mails|recipients) (from|sent|in the last)|per (hour|minute|day) limit|TSS0[0-9])",
            RuleAction::throttle, std::chrono::minutes(10), 1),
       rule("^421 .*(try again later|temporarily (deferred|unavailable)|service not available)", RuleAction::suspend,
            std::chrono::minutes(1), 0),

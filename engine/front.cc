@@ -86,6 +86,7 @@ void Front::run(const std::atomic<bool>& stop) {
     on_signed();
     on_shard_answers();
     apply_events();
+    wake_feed_waiters(true);
     reclaim();
     expire_statuses();
     spool_->flush();

@@ -24,6 +24,7 @@
 #include "engine/config.h"
 #include "engine/delivery_job.h"
 #include "engine/dkim_policy.h"
+#include "engine/event_feed.h"
 #include "engine/http_request_parser.h"
 #include "engine/idempotency.h"
 #include "engine/live_policy.h"
@@ -104,6 +105,22 @@ class Front {
                 std::shared_ptr<const std::string> body);
   void apply_events();
 
+  // front_events.cc: GET /v1/events with long-poll.
+  struct FeedWait {
+    uint64_t conn_id = 0;
+    FeedCursor cursor;
+    std::string cursor_text;
+    std::size_t limit = 100;
+    std::string owner;
+    bool all = false;
+    int64_t deadline_ms = 0;
+  };
+  void handle_events(Conn& c, const HttpRequest& req);
+  void feed(const SpooledMessage& msg, uint32_t recipient, std::string_view type, uint32_t attempts,
+            const smtp::Reply& reply, const std::string& owner, int64_t at_ms);
+  void wake_feed_waiters(bool expire_only);
+  void rebuild_feed(const std::vector<queue::Message>& messages);
+
   // front_admin.cc: /v1/domains (docs/shaping.md).
   struct AdminWait {
     enum class Kind : uint8_t { list, one, retry_now, bounce_all };
@@ -160,6 +177,9 @@ class Front {
   std::atomic<std::shared_ptr<const KeyRing>> keys_next_;
   std::atomic<bool> keys_changed_{false};
   std::unique_ptr<RequestLimiter> limiter_ = std::make_unique<LocalRequestLimiter>();
+  EventFeed feed_;
+  std::vector<FeedWait> feed_waits_;
+  bool feed_grew_ = false;
   std::unique_ptr<IdempotencyStore> idempotency_ = std::make_unique<LocalIdempotencyStore>();
   Mailbox<ShardAnswer>& answers_;
   std::vector<ShardAnswer> answer_batch_;

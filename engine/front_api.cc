@@ -77,6 +77,10 @@ void Front::handle(Conn& c, HttpRequest req) {
     return respond(c.id, 200, R"({"status":"ok"})");
   }
   if (handle_admin(c, req, path)) return;
+  if (path == "/v1/events") {
+    if (m != "GET") return method_not_allowed("GET");
+    return handle_events(c, req);
+  }
   if (path == "/v1/stats") {
     if (m != "GET") return method_not_allowed("GET");
     return respond(c.id, 200, stats_json());

@@ -83,6 +83,7 @@ tl::expected<std::size_t, std::string> Front::recover() {
   std::size_t pending = 0;
   const int64_t now = now_ms();
   rebuild_idempotency(recovered->messages, now);  // before the messages are moved into the status store
+  rebuild_feed(recovered->messages);
   for (queue::Message& m : recovered->messages) {
     auto s = std::make_shared<SpooledMessage>();
     s->id = m.id;
@@ -226,6 +227,7 @@ void Front::spool_and_answer(PendingAccept p) {
         for (const std::string& r : s->recipients)
           m.recipients.push_back(queue::Recipient{r, queue::RecipientState::queued, 0, {}, s->created_at_ms, {}, false});
         dispatch(s, m.recipients, p.bodies[i]);
+        for (uint32_t r = 0; r < s->recipients.size(); ++r) feed(*s, r, "accepted", 0, {}, p.owner, s->created_at_ms);
         status_.add(std::move(m));
         if (batch) {
           if (i) body += ',';
@@ -258,8 +260,9 @@ void Front::apply_events() {
       if (spool_)
         [[maybe_unused]] bool ok = queue::append_outcome(
             spool_->buffer(), queue::OutcomeRecord{e.msg->id, e.recipient, e.state, e.attempts, e.at_ms, e.reply});
-      if (queue::is_final(e.state))
-        if (const queue::Message* m = status_.find(e.msg->id); m && all_final(*m)) on_finished(*e.msg, e.at_ms);
+      const queue::Message* m = status_.find(e.msg->id);
+      feed(*e.msg, e.recipient, queue::to_string(e.state), e.attempts, e.reply, m ? m->owner : std::string(), e.at_ms);
+      if (queue::is_final(e.state) && m && all_final(*m)) on_finished(*e.msg, e.at_ms);
     }
     event_batch_.clear();
   }

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <iterator>
 #include <vector>
 
 // liburing pulls in <linux/fs.h>, whose BLOCK_SIZE macro collides with moodycamel's member
@@ -48,11 +49,9 @@ class Mailbox : private Completion {
   }
   // Moves up to max items into out; returns how many.
   std::size_t drain(std::vector<T>& out, std::size_t max = 4096) {
-    std::size_t before = out.size();
-    out.resize(before + max);
-    std::size_t n = queue_.try_dequeue_bulk(out.begin() + before, max);
-    out.resize(before + n);
-    return n;
+    // Straight into the vector: resizing by `max` first would default-construct (and then
+    // destroy) thousands of items per drain, which profiling showed as a quarter of the CPU.
+    return queue_.try_dequeue_bulk(std::back_inserter(out), max);
   }
 
  private:

@@ -390,3 +390,59 @@ TEST(Config, BadTlsModeNamesLineAndKey) {
 
 }  // namespace
 }  // namespace ringpost::engine
+
+namespace ringpost::engine {
+namespace {
+
+// Which rule (if any) the defaults pick for a reply line, as Site::on_reply matches it.
+std::string default_rule_for(const std::string& line) {
+  for (const ResponseRule& r : default_rules())
+    if (std::regex_search(line, *r.regex)) return r.action == RuleAction::suspend ? "suspend" : "throttle";
+  return "none";
+}
+
+TEST(DefaultRules, ProviderRateLimitRepliesThrottleAndBusyHostsSuspend) {
+  EXPECT_EQ(default_rule_for("421 4.7.28 Our system has detected an unusual rate of unsolicited mail"), "throttle");
+  EXPECT_EQ(default_rule_for("421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred"), "throttle");
+  EXPECT_EQ(default_rule_for("451 4.7.500 Server busy. Please try again later. Rate limit exceeded"), "throttle");
+  EXPECT_EQ(default_rule_for("450 4.2.1 The user you are trying to contact is receiving mail at a rate that prevents"
+                             " additional messages from being delivered; sending rate too high"),
+            "throttle");
+  EXPECT_EQ(default_rule_for("421 4.7.0 Try again later, closing connection"), "suspend");
+  EXPECT_EQ(default_rule_for("421 4.3.2 Service not available"), "suspend");
+  // A per-connection message limit is not the site asking to slow down.
+  EXPECT_EQ(default_rule_for("421 4.7.0 too many messages on this connection"), "none");
+  EXPECT_EQ(default_rule_for("451 4.3.0 temporary local problem"), "none");
+  EXPECT_EQ(default_rule_for("550 5.1.1 user unknown"), "none");
+}
+
+TEST(Rules, ParsedFromTheFileReplaceTheDefaultsAndBadOnesNameTheKey) {
+  auto c = load_config_string("[[rules]]\nmatch = \"^421 \"\naction = \"throttle\"\nmsgs_per_second = \"30/min\"\nfor = \"5m\"\n",
+                              "t.toml");
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_EQ(c->rules.size(), 1u);
+  EXPECT_EQ(c->rules[0].action, RuleAction::throttle);
+  EXPECT_DOUBLE_EQ(c->rules[0].msgs_per_second, 0.5);
+  EXPECT_EQ(c->rules[0].duration, std::chrono::minutes(5));
+  auto bad = load_config_string("[[rules]]\nmatch = \"(unclosed\"\naction = \"suspend\"\n", "t.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("t.toml:2"), std::string::npos) << bad.error();
+  EXPECT_NE(bad.error().find("rules[0].match"), std::string::npos) << bad.error();
+  auto no_rate = load_config_string("[[rules]]\nmatch = \"x\"\naction = \"throttle\"\n", "t.toml");
+  ASSERT_FALSE(no_rate);
+  EXPECT_NE(no_rate.error().find("msgs_per_second"), std::string::npos) << no_rate.error();
+  auto limits = load_config_string("[defaults]\nmsgs_per_second = \"300/min\"\nconnections_per_second = 2\n"
+                                   "max_recipients_per_message = 50\ninitial_connections = 3\n",
+                                   "t.toml");
+  ASSERT_TRUE(limits) << limits.error();
+  EXPECT_DOUBLE_EQ(*limits->defaults.msgs_per_second, 5);
+  EXPECT_DOUBLE_EQ(*limits->defaults.connections_per_second, 2);
+  EXPECT_EQ(*limits->defaults.max_recipients_per_message, 50u);
+  EXPECT_EQ(limits->defaults.initial_connections, 3u);
+  auto bad_rate = load_config_string("[defaults]\nmsgs_per_second = \"fast\"\n", "t.toml");
+  ASSERT_FALSE(bad_rate);
+  EXPECT_NE(bad_rate.error().find("t.toml:2: key 'defaults.msgs_per_second'"), std::string::npos) << bad_rate.error();
+}
+
+}  // namespace
+}  // namespace ringpost::engine

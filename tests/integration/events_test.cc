@@ -1,0 +1,144 @@
+// GET /v1/events against the real server: accepted/delivered/deferred events with the SMTP
+// reply, cursors that page without repeats, a long poll answered by a new event, bad cursors
+// refused, and the feed rebuilt from the spool after kill -9.
+#include <atomic>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include "tests/integration/free_port.h"
+#include "tests/integration/http_client.h"
+#include "tests/integration/ringpost_api.h"
+#include "tests/integration/ringpost_server.h"
+#include "tests/integration/server_test.h"
+#include "tests/integration/smtp_sink.h"
+#include "tests/integration/wait.h"
+
+namespace ringpost::it {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Event {
+  std::string cursor, type, message_id, recipient;
+  int64_t code = 0;
+};
+
+struct Page {
+  std::vector<Event> events;
+  std::string next_cursor;
+};
+
+tl::expected<Page, std::string> get_events(HttpClient& http, const std::string& query) {
+  auto r = http.get("/v1/events" + query);
+  if (!r) return tl::make_unexpected(r.error());
+  if (r->status != 200) return tl::make_unexpected(fmt::format("{}: {}", r->status, r->body));
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(r->body).get(root)) return tl::make_unexpected("not JSON: " + r->body);
+  Page p;
+  std::string_view next;
+  if (root["next_cursor"].get(next)) return tl::make_unexpected("no next_cursor: " + r->body);
+  p.next_cursor = std::string(next);
+  simdjson::dom::array events;
+  if (root["events"].get(events)) return tl::make_unexpected("no events: " + r->body);
+  for (simdjson::dom::element e : events) {
+    Event ev;
+    std::string_view s;
+    if (!e["cursor"].get(s)) ev.cursor = std::string(s);
+    if (!e["type"].get(s)) ev.type = std::string(s);
+    if (!e["message_id"].get(s)) ev.message_id = std::string(s);
+    if (!e["recipient"].get(s)) ev.recipient = std::string(s);
+    simdjson::dom::element reply;
+    if (!e["reply"].get(reply) && !reply.is_null() && reply["code"].get(ev.code)) ev.code = -1;
+    p.events.push_back(std::move(ev));
+  }
+  return p;
+}
+
+bool has(const std::vector<Event>& events, const std::string& id, const std::string& type) {
+  for (const Event& e : events)
+    if (e.message_id == id && e.type == type) return true;
+  return false;
+}
+
+class Events : public ServerTest {};
+
+TEST_F(Events, FeedPagesLongPollsAndSurvivesARestart) {
+  auto ports = pick_free_ports(3);
+  ASSERT_TRUE(ports);
+  auto sink = SmtpSink::start(dir_.path() / "sink", (*ports)[1]);
+  ASSERT_TRUE(sink) << sink.error();
+  ServerConfig cfg;
+  cfg.http_port = (*ports)[0];
+  cfg.retry = {"1h"};
+  cfg.domains = {{"sink.test", fmt::format("127.0.0.1:{}", sink->port())},
+                 {"down.test", fmt::format("127.0.0.1:{}", (*ports)[2])}};  // nothing listens
+  auto server = RingpostServer::start(dir_.path(), cfg);
+  ASSERT_TRUE(server) << server.error();
+  RingpostApi api(server->port());
+  auto good = api.submit({"a@example.test", {"ok@sink.test"}, "s", "t"});
+  auto later = api.submit({"a@example.test", {"wait@down.test"}, "s", "t"});
+  ASSERT_TRUE(good && later);
+
+  HttpClient http(server->port());
+  std::vector<Event> all;
+  std::string cursor;
+  ASSERT_TRUE(wait_until(15s, 50ms, [&] {
+    auto page = get_events(http, "?after=" + cursor + "&limit=1");  // one at a time: paging
+    if (!page) return false;
+    for (Event& e : page->events) all.push_back(e);
+    cursor = page->next_cursor;
+    return has(all, *good, "delivered") && has(all, *later, "deferred");
+  })) << all.size() << " events so far";
+  EXPECT_TRUE(has(all, *good, "accepted"));
+  EXPECT_TRUE(has(all, *later, "accepted"));
+  for (const Event& e : all) {
+    if (e.type == "delivered") EXPECT_EQ(e.code, 250);
+    if (e.type == "deferred") EXPECT_GE(e.code, 400);
+  }
+  for (std::size_t i = 1; i < all.size(); ++i) EXPECT_NE(all[i].cursor, all[i - 1].cursor) << "a page repeated an event";
+
+  // Nothing new after the last cursor: an empty page keeps the cursor.
+  auto empty = get_events(http, "?after=" + cursor);
+  ASSERT_TRUE(empty) << empty.error();
+  EXPECT_TRUE(empty->events.empty());
+  EXPECT_EQ(empty->next_cursor, cursor);
+
+  // A long poll is answered by the next event.
+  tl::expected<Page, std::string> polled = tl::make_unexpected("not done");
+  std::atomic<bool> done{false};
+  std::thread poller([&] {
+    HttpClient poll_http(server->port(), 30s);
+    polled = get_events(poll_http, "?after=" + cursor + "&wait=20");
+    done = true;
+  });
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(done) << "the long poll returned before anything happened";
+  auto third = api.submit({"a@example.test", {"third@sink.test"}, "s", "t"});
+  ASSERT_TRUE(third);
+  poller.join();
+  ASSERT_TRUE(polled) << polled.error();
+  ASSERT_FALSE(polled->events.empty()) << "the long poll timed out instead of returning the new event";
+  EXPECT_EQ(polled->events.front().message_id, *third);
+
+  auto bad = http.get("/v1/events?after=yesterday");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400) << bad->body;
+  EXPECT_EQ(error_code_of(bad->body), "invalid_parameter");
+
+  ASSERT_TRUE(wait_until(10s, 50ms, [&] { return sink->message_count() >= 2; }));
+  server->kill9();
+  auto restarted = server->restart();
+  ASSERT_TRUE(restarted) << restarted.error();
+  HttpClient after(server->port());
+  auto rebuilt = get_events(after, "?limit=1000");
+  ASSERT_TRUE(rebuilt) << rebuilt.error();
+  EXPECT_TRUE(has(rebuilt->events, *good, "delivered")) << "the feed lost a delivery across the restart";
+  EXPECT_TRUE(has(rebuilt->events, *later, "accepted"));
+}
+
+}  // namespace
+}  // namespace ringpost::it
