@@ -1,5 +1,6 @@
 // ringpost's command line: `serve` runs a node, `demo` shows a batch going through a local sink,
-// `dkim keygen` makes a DKIM key and prints its DNS record.
+// `dkim keygen` makes a DKIM key and prints its DNS record; `sink` and `bench` are the benchmark
+// tools of bench/sink and bench/load.
 #include <csignal>
 #include <cstdio>
 
@@ -7,6 +8,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "bench/load/load_cli.h"
+#include "bench/sink/sink_cli.h"
 #include "engine/config.h"
 #include "engine/api_keys.h"
 #include "engine/demo.h"
@@ -82,6 +85,10 @@ int main(int argc, char** argv) {
   keygen_cmd->add_option("--algorithm", keygen.algorithm, "ed25519 or rsa")->capture_default_str();
   auto* bits_opt = keygen_cmd->add_option("--bits", keygen.bits, "RSA modulus size")->capture_default_str();
   keygen_cmd->add_option("--out", keygen.out_dir, "directory for the key file")->capture_default_str();
+  ringpost::sink::SinkOptions sink_opts;
+  auto* sink_cmd = ringpost::sink::add_sink_command(app, sink_opts);
+  ringpost::load::LoadOptions bench_opts;
+  auto* bench_cmd = ringpost::load::add_bench_command(app, bench_opts);
   auto* key_cmd = app.add_subcommand("key", "API key tools");
   key_cmd->require_subcommand(1);
   auto* key_new_cmd = key_cmd->add_subcommand("new", "make an API key: print the token (once) and its [[keys]] entry");
@@ -92,6 +99,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (*key_new_cmd) return ringpost::engine::print_new_api_key(key_name, key_role);
+  if (*sink_cmd) return ringpost::sink::run_sink(sink_opts);
+  if (*bench_cmd) return ringpost::load::run_bench(bench_opts);
 
   if (*serve_cmd) return serve(config_path);
   if (*keygen_cmd) {

@@ -1,0 +1,14 @@
+// `ringpost bench`: registers the subcommand's options and runs the load generator with them.
+// Called from engine/main.cc on the main thread; everything else lives in bench/load/.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "bench/load/load_options.h"
+
+namespace ringpost::load {
+
+CLI::App* add_bench_command(CLI::App& app, LoadOptions& opts);
+int run_bench(const LoadOptions& opts);
+
+}  // namespace ringpost::load
