@@ -280,6 +280,9 @@ void Shard::refresh_policies() {
 void Shard::run_commands() {
   commands_.clear();
   if (!control_.drain(commands_)) return;
+  // An admin change (suspend, throttle) was published before its request was sent here: take
+  // it now, so the answer the operator gets is already true.
+  refresh_policies();
   for (const ShardCommand& cmd : commands_) answers_.push(answer(cmd));
   answers_.notify();
 }

@@ -38,7 +38,10 @@ void TokenBucket::set_rate(std::optional<double> per_second, int64_t now_ms, dou
   limited_ = per_second.has_value();
   if (!limited_) return;
   rate_ = *per_second;
-  capacity_ = capacity > 0 ? capacity : std::max(1.0, rate_ / 10);
+  // Room for one token plus what accrues while the caller waits for its next wake-up (up to
+  // 100 ms): with room for exactly one, the time a full bucket could not bank would be lost
+  // at every tick, and 11/s would come out near 9.8/s.
+  capacity_ = capacity > 0 ? capacity : std::max(1.0 + rate_ * 0.1, rate_ / 10);
   // A bucket that was unlimited starts full only when asked for a burst: a fresh API key may
   // use its burst at once; a destination starts with one token (no burst at the start).
   tokens_ = !was_limited && capacity > 0 ? capacity_ : std::min(tokens_, capacity_);

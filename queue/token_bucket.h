@@ -20,9 +20,9 @@ std::string format_rate(double per_second);
 
 class TokenBucket {
  public:
-  // nullopt: unlimited. The capacity (burst) is a tenth of a second's worth, at least one
-  // token: enough that a loop waking every 50 ms loses nothing, small enough that a 10 s
-  // window sees the rate within a few percent.
+  // nullopt: unlimited. The capacity (burst) is a tenth of a second's worth plus one token:
+  // enough that a loop waking every 50 ms loses nothing, small enough that a 10 s window sees
+  // the rate within a few percent.
   void set_rate(std::optional<double> per_second, int64_t now_ms, double capacity = 0);  // 0: the default burst
   std::optional<double> rate() const { return limited_ ? std::optional<double>(rate_) : std::nullopt; }
   bool try_take(int64_t now_ms);

@@ -1,0 +1,275 @@
+// Reply rules ([[rules]]: suspend, throttle), the retry schedule ending in `expired` after
+// max_age, and max_recipients_per_message splitting one envelope into several transactions.
+#include <algorithm>
+#include <set>
+
+#include "tests/shaping/shaping_fixture.h"
+
+namespace ringpost::shaping {
+namespace {
+
+bool contains_icase(std::string_view hay, std::string_view needle) {
+  auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+  });
+  return it != hay.end();
+}
+
+std::optional<SmtpEvent> first_fault(const SmtpLog& log) {
+  for (const auto& e : log.events)
+    if (e.ev == "fault") return e;
+  return std::nullopt;
+}
+
+TEST_F(Shaping, Rule421SuspendsOnlyThatDestination) {
+  // A answers the first MAIL of the run with the 421 and then accepts; B always accepts.
+  auto& a = start_smtp("a", {"--reply", "MAIL#1=421 4.7.0 Try again later"});
+  auto& b = start_smtp("b", {}, "127.0.0.2");
+  auto cfg = base_config();
+  // One connection to A, so no other transaction to A is already in flight when the 421 comes.
+  cfg.domains = {{"a.test", a.route(), "max_connections = 1\n"}, {"b.test", b.route()}};
+  cfg.extra_toml =
+      "[[rules]]\n"
+      "match = \"^421 .*try again later\"\n"
+      "action = \"suspend\"\n"
+      "duration = \"5s\"\n";
+  ASSERT_NO_FATAL_FAILURE(start_ringpost(cfg, kAdminToml));
+
+  const int kA = 10;
+  auto ids_a = submit(make_messages("a.test", kA, "to a", "a"));
+  ASSERT_EQ(ids_a.size(), static_cast<std::size_t>(kA));
+
+  // While A is (to be) suspended: a message to B every 200 ms, and A's domain object polled.
+  std::optional<double> t421;
+  std::optional<DomainInfo> suspended_view, error_view;
+  std::string get_errors;
+  int sent_b = 0;
+  const double loop_start = mono_now();
+  for (int i = 0; i < 100 && mono_now() < loop_start + 20; ++i) {
+    if (submit_one({fmt::format("b{}@b.test", sent_b)}, fmt::format("to b {}", sent_b)).empty()) break;
+    ++sent_b;
+    if (auto d = admin_->domain("a.test"); d) {
+      if (d->suspended_until && !suspended_view) suspended_view = *d;
+      if (d->last_error && d->last_error->code == 421 && !error_view) error_view = *d;
+    } else if (get_errors.size() < 2000) {
+      get_errors += "\n    " + d.error();
+    }
+    if (!t421)
+      if (auto f = first_fault(log_of(a))) t421 = f->t;
+    if (t421 && mono_now() > *t421 + 6.5) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_TRUE(t421) << "A never got to answer the 421 (no MAIL within 20 s)";
+
+  auto log_a = wait_messages(a, kA, 30s);
+  EXPECT_EQ(log_a.messages().size(), static_cast<std::size_t>(kA)) << "deliveries to A did not resume";
+  auto log_b = wait_messages(b, sent_b, 30s);
+  EXPECT_EQ(log_b.messages().size(), static_cast<std::size_t>(sent_b));
+
+  // No delivery to A within 4.5 s of the 421; then they resume.
+  int early = log_a.messages_between(*t421, *t421 + 4.5);
+  auto resumed = log_a.first_message_time();
+  EXPECT_EQ(early, 0) << "deliveries to A during its suspension; first arrival "
+                      << (resumed ? fmt::format("{:.3f} s", *resumed - *t421) : std::string("never")) << " after the 421";
+  if (resumed) RecordProperty("a_resumed_after_s", fmt::format("{:.3f}", *resumed - *t421));
+  for (int i = 0; i < kA; ++i) EXPECT_EQ(log_a.copies_of(fmt::format("a{}@a.test", i)), 1) << "a" << i;
+
+  // B kept receiving all along: at least one arrival in every second of A's suspension.
+  std::string per_second;
+  bool gap = false;
+  for (int k = 0; k < 5; ++k) {
+    double from = *t421 + k, to = std::min(*t421 + k + 1, *t421 + 4.5);
+    int n = log_b.messages_between(from, to);
+    per_second += fmt::format(" {}", n);
+    gap |= n == 0;
+  }
+  EXPECT_FALSE(gap) << "B stopped receiving while A was suspended; B arrivals per second from the 421:" << per_second;
+
+  // The admin view showed the suspension and the reply that caused it.
+  EXPECT_TRUE(suspended_view) << "GET /v1/domains/a.test never showed suspended_until" << get_errors;
+  ASSERT_TRUE(error_view) << "GET /v1/domains/a.test never showed last_error 421" << get_errors;
+  EXPECT_EQ(error_view->last_error->enhanced, "4.7.0") << error_view->raw;
+  EXPECT_TRUE(contains_icase(error_view->last_error->text, "Try again later")) << error_view->raw;
+  auto b_view = admin_->domain("b.test");
+  ASSERT_TRUE(b_view) << b_view.error();
+  EXPECT_FALSE(b_view->suspended_until) << "B must not be suspended: " << b_view->raw;
+  auto a_after = admin_->domain("a.test");
+  ASSERT_TRUE(a_after) << a_after.error();
+  EXPECT_FALSE(a_after->suspended_until) << "still suspended after the deliveries resumed: " << a_after->raw;
+}
+
+TEST_F(Shaping, RuleThrottleLowersTheRate) {
+  auto& smtp = start_smtp("dest", {"--reply", "MAIL#1=451 4.7.1 Rate limit exceeded, slow down"});
+  auto cfg = base_config();
+  // No rate of its own; one connection, so nothing else is in flight when the 451 comes.
+  cfg.domains = {{"thr.test", smtp.route(), "max_connections = 1\n"}};
+  cfg.extra_toml =
+      "[[rules]]\n"
+      "match = \"^4.. .*rate limit\"\n"
+      "action = \"throttle\"\n"
+      "msgs_per_second = 5\n"
+      "for = \"30s\"\n";
+  ASSERT_NO_FATAL_FAILURE(start_ringpost(cfg, kAdminToml));
+
+  auto ids = submit(make_messages("thr.test", 200, "thr"));
+  ASSERT_EQ(ids.size(), 200u);
+  auto first = wait_messages(smtp, 1, 30s);
+  auto f = first_fault(first);
+  ASSERT_TRUE(f) << "the 451 was never sent";
+  auto t1 = first.first_message_time();
+  ASSERT_TRUE(t1) << "nothing arrived within 30 s";
+
+  auto view = admin_->domain("thr.test");
+  ASSERT_TRUE(view) << view.error();
+  EXPECT_TRUE(view->throttled_until) << "throttle rule fired but throttled_until is null: " << view->raw;
+  ASSERT_TRUE(view->last_error) << view->raw;
+  EXPECT_EQ(view->last_error->code, 451) << view->raw;
+
+  sleep_until_mono(*t1 + 10.3);
+  auto log = log_of(smtp);
+  int n = log.messages_between(*t1, *t1 + 10);
+  RecordProperty("arrivals_in_10s", n);
+  EXPECT_NEAR(n, 50, 2.5) << "throttled to 5/s: arrivals in the 10 s from the first one after the 451"
+                          << " (" << fmt::format("{:.3f}", *t1 - f->t) << " s after it); per second: "
+                          << log.per_second(*t1, 11);
+}
+
+// Without [[rules]] the built-in defaults apply (docs/shaping.md): a 421 "try again later"
+// suspends the site that answered, rate-limit wording throttles it.
+TEST_F(Shaping, DefaultRulesApplyWithoutRulesInTheFile) {
+  auto& sus = start_smtp("sus", {"--reply", "MAIL#1=421 4.7.0 Try again later"});
+  auto& thr = start_smtp("thr", {"--reply", "MAIL#1=451 4.7.28 Rate limit exceeded, slow down"}, "127.0.0.3");
+  auto cfg = base_config();
+  cfg.domains = {{"sus.test", sus.route(), "max_connections = 1\n"}, {"thr.test", thr.route(), "max_connections = 1\n"}};
+  ASSERT_NO_FATAL_FAILURE(start_ringpost(cfg, kAdminToml));
+
+  auto ids_s = submit(make_messages("sus.test", 5, "sus", "s"));
+  auto ids_t = submit(make_messages("thr.test", 40, "thr", "t"));
+  ASSERT_EQ(ids_s.size() + ids_t.size(), 45u);
+
+  std::optional<double> t421, t451;
+  it::wait_until(20s, 50ms, [&] {
+    if (!t421)
+      if (auto f = first_fault(log_of(sus))) t421 = f->t;
+    if (!t451)
+      if (auto f = first_fault(log_of(thr))) t451 = f->t;
+    return t421 && t451;
+  });
+  ASSERT_TRUE(t421 && t451) << "the scripted replies were not both sent within 20 s";
+
+  // Within one tick the admin view shows both.
+  std::string last_s, last_t;
+  bool shown = it::wait_until(1s, 50ms, [&] {
+    auto s = admin_->domain("sus.test");
+    auto t = admin_->domain("thr.test");
+    last_s = s ? s->raw : s.error();
+    last_t = t ? t->raw : t.error();
+    return s && s->suspended_until && t && t->throttled_until;
+  });
+  EXPECT_TRUE(shown) << "default rules: sus.test should be suspended, thr.test throttled:\n    " << last_s << "\n    "
+                     << last_t;
+
+  // Suspended (default 1m): nothing to sus.test for the 4.5 s we watch. Throttled (default 1/s):
+  // from its first arrival, 10 s hold 10 ± 5 %.
+  auto t1 = wait_messages(thr, 1, 20s).first_message_time();
+  ASSERT_TRUE(t1) << "nothing arrived at thr.test within 20 s of the throttle";
+  sleep_until_mono(std::max(*t421 + 4.5, *t1 + 10.3));
+  EXPECT_EQ(log_of(sus).messages_between(*t421, *t421 + 4.5), 0) << "sus.test got mail while suspended";
+  auto lt = log_of(thr);
+  int n = lt.messages_between(*t1, *t1 + 10);
+  EXPECT_NEAR(n, 10, 0.5) << "thr.test throttled to 1/s by the default rule; per second: " << lt.per_second(*t1, 11);
+}
+
+// Each retry delay gets ±10 % jitter: with retry = ["2s"] every gap between a recipient's first
+// and second RCPT is at least 1.8 s, at most 2.2 s plus the shards' documented 50 ms tick (and
+// one more for the connection's turn), and the gaps are not all the same.
+TEST_F(Shaping, RetryDelaysGetTenPercentJitter) {
+  auto& smtp = start_smtp("dest", {"--reply", "RCPT=451 4.3.0 Mailbox not ready"});
+  auto cfg = base_config();
+  cfg.retry = {"2s"};
+  cfg.domains = {{"jitter.test", smtp.route()}};
+  ASSERT_NO_FATAL_FAILURE(start_ringpost(cfg));
+
+  const int kN = 20;
+  auto ids = submit(make_messages("jitter.test", kN, "jitter", "j"));
+  ASSERT_EQ(ids.size(), static_cast<std::size_t>(kN));
+  SmtpLog log;
+  it::wait_until(30s, 100ms, [&] {
+    log = log_of(smtp);
+    for (int i = 0; i < kN; ++i)
+      if (log.rcpt_commands_for(fmt::format("j{}@jitter.test", i)) < 2) return false;
+    return true;
+  });
+  std::vector<double> gaps;
+  std::string shown;
+  for (int i = 0; i < kN; ++i) {
+    std::vector<double> at;
+    for (const auto& e : log.of("rcpt"))
+      if (e.address == fmt::format("j{}@jitter.test", i)) at.push_back(e.t);
+    ASSERT_GE(at.size(), 2u) << "j" << i << " was not retried within 30 s";
+    gaps.push_back(at[1] - at[0]);
+    shown += fmt::format(" {:.3f}", gaps.back());
+  }
+  auto [lo, hi] = std::minmax_element(gaps.begin(), gaps.end());
+  EXPECT_GE(*lo, 1.8) << "a retry came sooner than 2 s - 10 %; gaps:" << shown;
+  EXPECT_LE(*hi, 2.2 + 0.1) << "a retry came later than 2 s + 10 % (+ two 50 ms ticks); gaps:" << shown;
+  EXPECT_GT(*hi - *lo, 0.05) << "no jitter visible over " << kN << " retries; gaps:" << shown;
+}
+
+TEST_F(Shaping, RetryScheduleAndMaxAgeEndInExpired) {
+  auto& smtp = start_smtp("dest", {"--reply", "RCPT=451 4.3.0 Mailbox not ready"});
+  auto cfg = base_config();
+  cfg.retry = {"1s"};
+  cfg.max_age = "3s";
+  cfg.domains = {{"expire.test", smtp.route()}};
+  ASSERT_NO_FATAL_FAILURE(start_ringpost(cfg));
+
+  auto id = submit_one({"x@expire.test"}, "expire me");
+  ASSERT_FALSE(id.empty());
+  MessageStatus st;
+  std::string history;
+  ASSERT_TRUE(poll_status(id, 30s, all_final, &st, &history)) << "not final within 30 s:" << history;
+  ASSERT_EQ(st.recipients.size(), 1u);
+  const auto& r = st.recipients[0];
+  EXPECT_EQ(r.state, "expired") << history;
+  EXPECT_GE(r.attempts, 2) << history;
+  ASSERT_TRUE(r.last_reply) << history;
+  EXPECT_EQ(r.last_reply->code, 451) << history;
+  auto log = log_of(smtp);
+  EXPECT_EQ(log.rcpt_commands_for("x@expire.test"), r.attempts) << "RCPTs at the far side vs attempts" << history;
+  EXPECT_EQ(log.copies_of("x@expire.test"), 0);
+}
+
+TEST_F(Shaping, MaxRecipientsPerMessageSplitsTheEnvelope) {
+  auto& smtp = start_smtp("dest");
+  auto cfg = base_config();
+  cfg.domains = {{"split.test", smtp.route(), "max_recipients_per_message = 2\n"}};
+  ASSERT_NO_FATAL_FAILURE(start_ringpost(cfg));
+
+  std::vector<std::string> rcpts;
+  for (int i = 0; i < 5; ++i) rcpts.push_back(fmt::format("s{}@split.test", i));
+  auto id = submit_one(rcpts, "split me");
+  ASSERT_FALSE(id.empty());
+  MessageStatus st;
+  std::string history;
+  ASSERT_TRUE(poll_status(id, 30s, all_final, &st, &history)) << "not final within 30 s:" << history;
+  for (const auto& r : st.recipients) EXPECT_EQ(r.state, "delivered") << history;
+
+  auto log = wait_messages(smtp, 3, 5s);
+  auto msgs = log.messages();
+  std::vector<std::size_t> sizes;
+  std::string shown;
+  for (const auto& m : msgs) {
+    EXPECT_EQ(m.subject, "split me");
+    sizes.push_back(m.rcpts.size());
+    shown += fmt::format(" {}", m.rcpts.size());
+  }
+  ASSERT_EQ(msgs.size(), 3u) << "transactions (RCPTs each):" << shown;
+  std::sort(sizes.begin(), sizes.end());
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{1, 2, 2})) << "RCPTs per transaction, in arrival order:" << shown;
+  for (const auto& a : rcpts) EXPECT_EQ(log.copies_of(a), 1) << a;
+  EXPECT_EQ(log.of("rcpt").size(), 5u) << "RCPT commands at the far side";
+}
+
+}  // namespace
+}  // namespace ringpost::shaping
