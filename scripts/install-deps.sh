@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   liburing-dev libssl-dev libc-ares-dev libconcurrentqueue-dev libtomlplusplus-dev
   libsimdjson-dev libhttp-parser-dev libcli11-dev libfmt-dev libspdlog-dev libexpected-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libopendkim-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libopendkim-dev libidn2-dev
   postfix python3 python3-aiosmtpd curl openssl
   knot bc
   python3-dkim libmail-dkim-perl libcryptx-perl

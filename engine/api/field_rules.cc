@@ -58,4 +58,19 @@ tl::expected<void, std::string_view> check_subject(std::string_view subject) {
   return {};
 }
 
+bool has_control_character(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7F) return true;
+    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F) return true;
+  }
+  return false;
+}
+
+tl::expected<void, std::string_view> check_display_name(std::string_view name) {
+  if (name.size() > kMaxDisplayNameLength) return tl::make_unexpected("display name is longer than 256 octets");
+  if (has_control_character(name)) return tl::make_unexpected("display name contains a control character");
+  return {};
+}
+
 }  // namespace ringpost::api

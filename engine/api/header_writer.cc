@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "engine/api/ascii.h"
+#include "engine/api/base64.h"
 #include "engine/api/field_rules.h"
 #include "engine/api/utf8.h"
 
@@ -16,27 +17,6 @@ constexpr std::size_t kFoldAt = 78;              // RFC 5322 §2.1.1 SHOULD
 constexpr std::size_t kEncodedLineLimit = 76;    // RFC 2047 §2, lines holding encoded-words
 constexpr std::string_view kWordOpen = "=?UTF-8?B?";
 constexpr std::string_view kWordClose = "?=";
-
-void append_base64(std::string& out, std::string_view in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::size_t i = 0;
-  for (; i + 3 <= in.size(); i += 3) {
-    const unsigned v = static_cast<unsigned char>(in[i]) << 16 | static_cast<unsigned char>(in[i + 1]) << 8 |
-                       static_cast<unsigned char>(in[i + 2]);
-    out.push_back(kAlphabet[v >> 18 & 63]);
-    out.push_back(kAlphabet[v >> 12 & 63]);
-    out.push_back(kAlphabet[v >> 6 & 63]);
-    out.push_back(kAlphabet[v & 63]);
-  }
-  if (const std::size_t rest = in.size() - i) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (rest == 2) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out.push_back(kAlphabet[v >> 18 & 63]);
-    out.push_back(kAlphabet[v >> 12 & 63]);
-    out.push_back(rest == 2 ? kAlphabet[v >> 6 & 63] : '=');
-    out.push_back('=');
-  }
-}
 
 // Calls f with each piece folding may move to a new line: the first word (with any leading
 // whitespace), then each whitespace run together with the word after it. Trailing whitespace
@@ -111,7 +91,145 @@ void append_encoded_words(std::string& out, std::string_view text, std::size_t l
   } while (i < text.size());
 }
 
+// RFC 5322 §3.2.3 atext: the characters of an atom.
+bool is_atext(char ch) {
+  const auto c = static_cast<unsigned char>(ch);
+  if (is_ascii_alnum(c)) return true;
+  constexpr std::string_view kSpecials = "!#$%&'*+-/=?^_`{|}~";
+  return kSpecials.find(ch) != std::string_view::npos;
+}
+
+bool is_atom(std::string_view word) {
+  // "=?" would make a reader try to decode the atom as an encoded-word (RFC 2047 §6.1).
+  return !word.empty() && std::all_of(word.begin(), word.end(), is_atext) && word.find("=?") == std::string_view::npos;
+}
+
+struct PhraseToken {
+  std::string text;
+  bool encoded = false;  // an encoded-word: its line must stay within 76 octets
+};
+
+std::vector<std::string_view> split_on_spaces(std::string_view s) {
+  std::vector<std::string_view> words;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t sp = s.find(' ', start);
+    words.push_back(s.substr(start, sp == std::string_view::npos ? std::string_view::npos : sp - start));
+    if (sp == std::string_view::npos) return words;
+    start = sp + 1;
+  }
+}
+
+// 64 characters: the first word shares its line with the field name, and "Reply-To: " (the
+// longest name these fields have) + 64 stays within RFC 2047's 76.
+constexpr std::size_t kPhraseWordLength = 64;
+
+void add_encoded(std::vector<PhraseToken>& tokens, std::string_view text) {
+  for (std::string& w : encoded_words(text, kPhraseWordLength)) tokens.push_back({std::move(w), true});
+}
+
+// The display name as phrase tokens (RFC 5322 §3.2.5), to be joined by single spaces.
+std::vector<PhraseToken> phrase_tokens(std::string_view name) {
+  const bool plain_ascii = std::all_of(name.begin(), name.end(), [](char c) { return c >= 0x20 && c < 0x7F; }) &&
+                           name.find("=?") == std::string_view::npos;
+  const std::vector<std::string_view> words = split_on_spaces(name);
+  const bool single_spaced = std::none_of(words.begin(), words.end(), [](std::string_view w) { return w.empty(); });
+  std::vector<PhraseToken> tokens;
+  if (plain_ascii) {
+    if (single_spaced && std::all_of(words.begin(), words.end(), is_atom)) {
+      for (const std::string_view w : words) tokens.push_back({std::string(w), false});
+      return tokens;
+    }
+    // RFC 5322 §3.2.4: inside quotes only DQUOTE and backslash need escaping.
+    std::string quoted = "\"";
+    for (const char c : name) {
+      if (c == '"' || c == '\\') quoted.push_back('\\');
+      quoted.push_back(c);
+    }
+    quoted.push_back('"');
+    tokens.push_back({std::move(quoted), false});
+    return tokens;
+  }
+  // Runs of spaces, or spaces at either end, exist only inside an encoded-word: between words
+  // they would be folding whitespace, which readers collapse.
+  if (!single_spaced) {
+    add_encoded(tokens, name);
+    return tokens;
+  }
+  // Atoms stay readable and separate the encoded runs. A run of several words is one encoded
+  // text including its spaces: the space between two adjacent encoded-words is dropped by
+  // RFC 2047 §6.2 decoders, so it must be inside one of them.
+  std::size_t i = 0;
+  while (i < words.size()) {
+    if (is_atom(words[i])) {
+      tokens.push_back({std::string(words[i]), false});
+      ++i;
+      continue;
+    }
+    const char* run_begin = words[i].data();
+    std::size_t j = i;
+    while (j < words.size() && !is_atom(words[j])) ++j;
+    const char* run_end = words[j - 1].data() + words[j - 1].size();
+    add_encoded(tokens, std::string_view(run_begin, static_cast<std::size_t>(run_end - run_begin)));
+    i = j;
+  }
+  return tokens;
+}
+
+// Appends space-separated tokens to a header field, folding before a token that would pass
+// the line limit. The first token of the field never folds, so no line holds only the name.
+class TokenWriter {
+ public:
+  TokenWriter(std::string& out, std::size_t line) : out_(out), line_(line) {}
+
+  void token(std::string_view t, bool encoded) {
+    const std::size_t limit = (encoded || line_has_encoded_) ? kEncodedLineLimit : kFoldAt;
+    if (!first_ && line_ + 1 + t.size() > limit) {
+      out_ += "\r\n";  // the space below becomes the continuation line's indent
+      line_ = 0;
+      line_has_encoded_ = false;
+    }
+    out_.push_back(' ');
+    out_ += t;
+    line_ += 1 + t.size();
+    line_has_encoded_ = line_has_encoded_ || encoded;
+    first_ = false;
+  }
+
+  void comma() {
+    out_.push_back(',');
+    ++line_;
+  }
+
+ private:
+  std::string& out_;
+  std::size_t line_;
+  bool line_has_encoded_ = false;
+  bool first_ = true;
+};
+
 }  // namespace
+
+std::vector<std::string> encoded_words(std::string_view text, std::size_t max_length) {
+  // 75 - len("=?UTF-8?B??=") = 63 characters of base64: 15 groups, 45 octets. A 4-octet
+  // character needs 8 characters of base64, so 20 is the least that always makes progress.
+  const std::size_t kMaxOctets = (std::max<std::size_t>(max_length, 20) - kWordOpen.size() - kWordClose.size()) / 4 * 3;
+  std::vector<std::string> words;
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t take = 0;
+    while (i + take < text.size()) {
+      const std::size_t n = std::max<std::size_t>(utf8_char_length(text.substr(i + take)), 1);
+      if (take > 0 && take + n > kMaxOctets) break;
+      take += n;
+    }
+    std::string w(kWordOpen);
+    append_base64(w, text.substr(i, take));
+    w += kWordClose;
+    words.push_back(std::move(w));
+    i += take;
+  }
+  return words;
+}
 
 void append_field(std::string& out, std::string_view name, std::string_view value) {
   out += name;
@@ -132,24 +250,27 @@ void append_unstructured_field(std::string& out, std::string_view name, std::str
 }
 
 void append_address_list_field(std::string& out, std::string_view name, const std::vector<std::string>& addresses) {
+  std::vector<NamedAddress> mailboxes;
+  mailboxes.reserve(addresses.size());
+  for (const std::string& a : addresses) mailboxes.push_back({a, {}});
+  append_mailbox_list_field(out, name, mailboxes);
+}
+
+void append_mailbox_list_field(std::string& out, std::string_view name, std::span<const NamedAddress> mailboxes) {
   out += name;
   out += ':';
-  std::size_t line = name.size() + 1;
-  for (std::size_t k = 0; k < addresses.size(); ++k) {
-    const std::string& a = addresses[k];
-    if (k > 0) {
-      out.push_back(',');
-      ++line;
+  TokenWriter w(out, name.size() + 1);
+  for (std::size_t k = 0; k < mailboxes.size(); ++k) {
+    const NamedAddress& m = mailboxes[k];
+    if (k > 0) w.comma();
+    // An address is at most 254 octets and a quoted name at most 2 * 256 + 2, so every line
+    // stays far below 998 even when one token alone passes 78.
+    if (m.name.empty()) {
+      w.token(m.address, false);
+      continue;
     }
-    // Fold only after a comma (k > 0): an address is at most 254 octets, so every line stays
-    // far below 998 even when one address alone passes 78.
-    if (k > 0 && line + 1 + a.size() > kFoldAt) {
-      out += "\r\n";
-      line = 0;
-    }
-    out.push_back(' ');
-    out += a;
-    line += 1 + a.size();
+    for (const PhraseToken& t : phrase_tokens(m.name)) w.token(t.text, t.encoded);
+    w.token("<" + m.address + ">", false);
   }
   out += "\r\n";
 }

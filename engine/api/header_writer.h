@@ -3,9 +3,12 @@
 // as RFC 2047 "B" encoded-words, whose lines stay within 76 octets (RFC 2047 §2).
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "engine/api/mail_address.h"
 
 namespace ringpost::api {
 
@@ -20,5 +23,18 @@ void append_unstructured_field(std::string& out, std::string_view name, std::str
 
 // An address-list field (To, Cc): addresses joined by ", ", folded after commas.
 void append_address_list_field(std::string& out, std::string_view name, const std::vector<std::string>& addresses);
+
+// A mailbox-list field (From, To, Cc, Reply-To; RFC 5322 §3.4): "name <address>", or the bare
+// address when there is no name, joined by ", ". A display name is written as atoms when it is
+// plain words, as a quoted-string when it is other printable ASCII, and with RFC 2047 "B"
+// encoded-words for the non-ASCII words otherwise (ASCII words between them stay atoms, so the
+// spaces around them survive any decoder). Folded at whitespace within 78 octets, and 76 on
+// lines holding encoded-words (RFC 2047 §2). Precondition: names have no control characters.
+void append_mailbox_list_field(std::string& out, std::string_view name, std::span<const NamedAddress> mailboxes);
+
+// `text` as RFC 2047 "B" encoded-words of at most `max_length` characters each (75 is RFC
+// 2047 §2's limit; values below 20 count as 20), split only between UTF-8 characters so each
+// decodes on its own (RFC 2047 §5). Empty text gives no words.
+std::vector<std::string> encoded_words(std::string_view text, std::size_t max_length = 75);
 
 }  // namespace ringpost::api

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <string>
 
 #include "engine/api/ascii.h"
@@ -103,9 +104,10 @@ Check check_domain(std::string_view d) {
     const std::size_t dot = d.find('.', start);
     const std::string_view label = d.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     if (label.empty()) return fail("domain has an empty label (leading, trailing or double dot)");
-    // Checked on the UTF-8 octets. For a U-label this is stricter than the A-label limit that
-    // actually applies, but without IDNA conversion we cannot know the A-label's length.
-    if (label.size() > 63) return fail("domain label is longer than 63 octets");
+    // A U-label's limit applies to its A-label form (RFC 5890 §2.3.2.1), which only IDNA
+    // conversion can tell (idna.h; the submit parser re-checks the converted address).
+    const bool ascii_label = std::all_of(label.begin(), label.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+    if (ascii_label && label.size() > 63) return fail("domain label is longer than 63 octets");
     if (label.front() == '-' || label.back() == '-') return fail("domain label starts or ends with a hyphen");
     last_all_digits = true;
     for (const char ch : label) {

@@ -1,9 +1,10 @@
 // Mailbox syntax for envelope addresses: RFC 5321 §4.1.2 Mailbox, widened by RFC 6531 §3.3 to
-// UTF-8 in both parts, with the size limits of RFC 5321 §4.5.3.1. Pure syntax: no DNS, no
-// IDNA conversion (that comes with SMTPUTF8 support).
+// UTF-8 in both parts, with the size limits of RFC 5321 §4.5.3.1. Pure syntax: no DNS. IDNA
+// conversion of the domain lives in idna.h.
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 #include <tl/expected.hpp>
@@ -19,5 +20,13 @@ inline constexpr std::size_t kMaxDomainLength = 253;    // RFC 1035 §2.3.4 255 
 tl::expected<void, std::string_view> check_mailbox(std::string_view address);
 
 inline bool is_valid_mailbox(std::string_view address) { return check_mailbox(address).has_value(); }
+
+// An address with an optional display name, as written in From, To, Cc and Reply-To
+// (RFC 5322 §3.4 name-addr). `name` is UTF-8; empty means no display name.
+struct NamedAddress {
+  std::string address;
+  std::string name;
+  bool operator==(const NamedAddress&) const = default;
+};
 
 }  // namespace ringpost::api

@@ -4,6 +4,9 @@
 #include "engine/api/message_renderer.h"
 
 #include <array>
+#include <optional>
+#include <span>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -11,29 +14,10 @@
 #include "engine/api/header_writer.h"
 #include "engine/api/line_endings.h"
 #include "engine/api/mail_date.h"
-#include "engine/api/mime_boundary.h"
-#include "engine/api/transfer_encoding.h"
+#include "engine/api/mime_parts.h"
 
 namespace ringpost::api {
 namespace {
-
-struct EncodedPart {
-  std::string_view transfer_encoding;
-  std::string bytes;
-};
-
-// Text from JSON arrives with LF (or CRLF, or CR) line ends; RFC 2045 §2.10 canonical form is
-// CRLF, and the 7bit test and QP encoder both work on that form.
-EncodedPart encode_part(std::string_view content) {
-  std::string crlf = to_crlf(content);
-  if (is_7bit(crlf)) return {"7bit", std::move(crlf)};
-  return {"quoted-printable", quoted_printable_encode(crlf)};
-}
-
-void append_part_headers(std::string& out, std::string_view media_type, const EncodedPart& part) {
-  append_field(out, "Content-Type", fmt::format("{}; charset=utf-8", media_type));
-  append_field(out, "Content-Transfer-Encoding", part.transfer_encoding);
-}
 
 std::string message_id_field(std::string_view message_id, std::string_view hostname) {
   return fmt::format("<{}@{}>", message_id, hostname);
@@ -89,47 +73,64 @@ std::string render_raw(std::string_view raw, std::string_view message_id, std::s
   return out;
 }
 
+std::vector<NamedAddress> with_names(const std::vector<std::string>& addresses, const std::vector<std::string>& names) {
+  std::vector<NamedAddress> out;
+  out.reserve(addresses.size());
+  for (std::size_t i = 0; i < addresses.size(); ++i) out.push_back({addresses[i], i < names.size() ? names[i] : ""});
+  return out;
+}
+
+// The MIME tree, innermost first:
+//   html, or multipart/related (html, inline attachments...) when there are inline ones;
+//   then text, that, or multipart/alternative (text, that);
+//   then that, or multipart/mixed (that, attachments...) when there are regular ones.
+// Boundary seeds differ in their first character ("", "r", "m" before the id), so no boundary
+// is a prefix of another and even a reader that matches delimiters by prefix splits correctly.
+MimePart body_of(const SubmitMessage& m, std::string_view message_id) {
+  std::vector<MimePart> inline_parts(1), attached(1);  // slot 0: the part they go around
+  for (const Attachment& a : m.attachments) (a.content_id.empty() ? attached : inline_parts).push_back(attachment_part(a));
+
+  std::optional<MimePart> html;
+  if (!m.html.empty()) {
+    html = text_part("text/html", m.html);
+    if (inline_parts.size() > 1) {
+      inline_parts[0] = std::move(*html);
+      html = multipart("related", fmt::format("r{}", message_id), inline_parts, "text/html");
+    }
+  }
+  MimePart core;
+  if (!m.text.empty() && html) {
+    // RFC 2046 §5.1.4: alternatives in increasing order of preference, so plain text first.
+    const std::array<MimePart, 2> alternatives = {text_part("text/plain", m.text), std::move(*html)};
+    core = multipart("alternative", message_id, alternatives);
+  } else {
+    core = html ? std::move(*html) : text_part("text/plain", m.text);
+  }
+  if (attached.size() == 1) return core;
+  attached[0] = std::move(core);
+  return multipart("mixed", fmt::format("m{}", message_id), attached);
+}
+
 std::string render_generated(const SubmitMessage& m, std::string_view message_id, std::string_view hostname,
                              int64_t now_unix_seconds) {
+  const MimePart body = body_of(m, message_id);
   std::string out;
-  out.reserve(512 + m.text.size() + m.html.size() + 32 * (m.to.size() + m.cc.size()));
-  append_field(out, "From", m.from);
-  if (!m.to.empty()) append_address_list_field(out, "To", m.to);
-  if (!m.cc.empty()) append_address_list_field(out, "Cc", m.cc);
+  out.reserve(512 + body.headers.size() + body.body.size() + 64 * (m.to.size() + m.cc.size() + m.reply_to.size()));
+  const NamedAddress from{m.from, m.from_name};
+  append_mailbox_list_field(out, "From", std::span(&from, 1));
+  if (!m.reply_to.empty()) append_mailbox_list_field(out, "Reply-To", m.reply_to);
+  if (!m.to.empty()) append_mailbox_list_field(out, "To", with_names(m.to, m.to_names));
+  if (!m.cc.empty()) append_mailbox_list_field(out, "Cc", with_names(m.cc, m.cc_names));
   if (!m.subject.empty()) append_unstructured_field(out, "Subject", m.subject);
   append_field(out, "Date", rfc5322_date(now_unix_seconds));
   append_field(out, "Message-ID", message_id_field(message_id, hostname));
   append_field(out, "MIME-Version", "1.0");
   for (const auto& [name, value] : m.headers) append_field(out, name, value);
-
-  if (!m.text.empty() && !m.html.empty()) {
-    // RFC 2046 §5.1.4: alternatives in increasing order of preference, so plain text first.
-    const EncodedPart text = encode_part(m.text);
-    const EncodedPart html = encode_part(m.html);
-    const std::array<std::string_view, 2> parts = {text.bytes, html.bytes};
-    const std::string boundary = choose_boundary(message_id, parts);
-    // The parameter is quoted because '=' is a tspecial (RFC 2045 §5.1); folded because
-    // the line would pass 78 octets.
-    out += fmt::format("Content-Type: multipart/alternative;\r\n boundary=\"{}\"\r\n\r\n", boundary);
-    for (const auto& [media_type, part] : {std::pair{"text/plain", &text}, std::pair{"text/html", &html}}) {
-      out += fmt::format("--{}\r\n", boundary);
-      append_part_headers(out, media_type, *part);
-      out += "\r\n";
-      out += part->bytes;
-      // The CRLF before "--boundary" belongs to the delimiter, not to the part (RFC 2046 §5.1.1).
-      out += "\r\n";
-    }
-    out += fmt::format("--{}--\r\n", boundary);
-    return out;
-  }
-
-  const bool is_text = !m.text.empty();
-  const EncodedPart body = encode_part(is_text ? m.text : m.html);
-  append_part_headers(out, is_text ? "text/plain" : "text/html", body);
+  out += body.headers;
   out += "\r\n";
-  // Not padded with a final CRLF: that would change the content. The DATA writer adds the CRLF
-  // before the terminating "." when the body lacks one (RFC 5321 §4.1.1.4).
-  out += body.bytes;
+  // Not padded with a final CRLF: that would change a single part's content. The DATA writer
+  // adds the CRLF before the terminating "." when the body lacks one (RFC 5321 §4.1.1.4).
+  out += body.body;
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Validation of message submissions (docs/api.md). Each message reports its first error, in a
-// fixed order: unknown/duplicate fields, from, recipients, content, headers. Paths in
-// ApiError::field are exact ("messages[4].to[2]") so an agent can fix the field it got wrong.
+// fixed order: unknown/duplicate fields, from, recipients, reply_to, content, attachments,
+// headers, tags, metadata, send_at, size. Paths in ApiError::field are exact
+// ("messages[4].to[2]") so an agent can fix the field it got wrong.
 //
 // simdjson DOM, not On-Demand: On-Demand validates only the values it visits, but we promise
 // invalid_json for any malformed body before judging its content, and the batch path must
@@ -8,59 +9,38 @@
 #include "engine/api/submit_request.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <simdjson.h>
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <tuple>
 #include <unordered_set>
 
 #include "engine/api/ascii.h"
 #include "engine/api/field_rules.h"
-#include "engine/api/json_escape.h"
 #include "engine/api/line_endings.h"
-#include "engine/api/mail_address.h"
+#include "engine/api/submit_json.h"
 
 namespace ringpost::api {
 namespace {
 
+using detail::bad;
+using detail::index_path;
+using detail::member_path;
+using detail::MetadataTexts;
+using detail::Result;
+using detail::string_of;
 namespace dom = simdjson::dom;
-
-template <typename T>
-using Result = tl::expected<T, ApiError>;
-
-ApiError bad(std::string code, std::string message, std::string field) {
-  return ApiError{400, std::move(code), std::move(message), std::move(field)};
-}
-
-// JSON path of member `key` under `prefix` ("" or "messages[3]"): "prefix.key" for plain
-// keys, "prefix[\"odd key\"]" when the key has characters that would make the path ambiguous.
-std::string member_path(std::string_view prefix, std::string_view key) {
-  std::string out(prefix);
-  const bool plain = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
-    return is_ascii_alnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-  });
-  if (plain) {
-    if (!out.empty()) out.push_back('.');
-    out += key;
-  } else {
-    out.push_back('[');
-    append_json_string(out, key);
-    out.push_back(']');
-  }
-  return out;
-}
-
-std::string index_path(std::string_view base, std::size_t i) { return fmt::format("{}[{}]", base, i); }
 
 // The parser's buffers are reused across requests on a thread; elements returned point into
 // them and stay valid until this thread's next parse, long enough to copy values out.
-Result<dom::element> parse_json(std::string_view json) {
+Result<dom::element> parse_json(const simdjson::padded_string& padded) {
   thread_local dom::parser parser;
-  const simdjson::padded_string padded(json);
   dom::element root;
   if (const auto err = parser.parse(padded).get(root); err != simdjson::SUCCESS) {
-    return tl::make_unexpected(
-        bad("invalid_json", fmt::format("body is not valid JSON: {}", simdjson::error_message(err)), ""));
+    return bad("invalid_json", fmt::format("body is not valid JSON: {}", simdjson::error_message(err)), "");
   }
   return root;
 }
@@ -89,38 +69,45 @@ std::optional<std::string_view> raw_problem(std::string_view raw) {
   return "raw has no blank line between the header section and the body";
 }
 
-enum class Field : std::size_t { from, to, cc, bcc, subject, text, html, headers, raw, count_ };
+enum class Field : std::size_t {
+  from, to, cc, bcc, reply_to, subject, text, html, headers, raw, attachments, tags, metadata, send_at, count_
+};
 constexpr std::size_t kFieldCount = static_cast<std::size_t>(Field::count_);
-constexpr std::array<std::string_view, kFieldCount> kFieldNames = {"from", "to",   "cc",      "bcc", "subject",
-                                                                   "text", "html", "headers", "raw"};
+constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
+    "from", "to",      "cc",  "bcc",         "reply_to", "subject",  "text",
+    "html", "headers", "raw", "attachments", "tags",     "metadata", "send_at"};
+
+struct ReaderContext {
+  const SubmitLimits& limits;
+  int64_t now_ms;
+  MetadataTexts& metadata;
+};
 
 // Reads one message object. `prefix` is "" for a single submission, "messages[i]" in a batch.
 class MessageReader {
  public:
-  explicit MessageReader(std::string_view prefix) : prefix_(prefix) {}
+  MessageReader(std::string_view prefix, std::size_t index, ReaderContext ctx) : prefix_(prefix), index_(index), ctx_(ctx) {}
 
   Result<SubmitMessage> read(dom::object obj) {
     Result<void> ok = collect_fields(obj);
     if (ok) ok = read_from();
     if (ok) ok = read_recipients();
+    if (ok) ok = read_reply_to();
     if (ok) ok = read_content();
+    if (ok) ok = read_attachments();
     if (ok) ok = read_headers();
+    if (ok) ok = read_tags();
+    if (ok) ok = read_metadata();
+    if (ok) ok = read_send_at();
+    if (ok) ok = check_size();
     if (!ok) return tl::make_unexpected(std::move(ok.error()));
     return std::move(msg_);
   }
 
  private:
-  std::string path(Field f) const { return member_path(prefix_, kFieldNames[static_cast<std::size_t>(f)]); }
+  std::string path(Field f) const { return member_path(prefix_, name(f)); }
+  static std::string_view name(Field f) { return kFieldNames[static_cast<std::size_t>(f)]; }
   const std::optional<dom::element>& value(Field f) const { return values_[static_cast<std::size_t>(f)]; }
-
-  Result<std::string_view> string_of(const dom::element& e, std::string field) const {
-    std::string_view s;
-    if (e.get_string().get(s) != simdjson::SUCCESS) {
-      std::string message = fmt::format("{} must be a string", field);
-      return tl::make_unexpected(bad("invalid_type", std::move(message), std::move(field)));
-    }
-    return s;
-  }
 
   // Unknown fields fail loudly: a typo such as "bc" for "bcc" would otherwise silently drop
   // recipients. A repeated field is refused because JSON leaves its meaning undefined (RFC 8259 §4).
@@ -129,15 +116,13 @@ class MessageReader {
     for (const dom::key_value_pair kv : obj) {
       const auto it = std::find(kFieldNames.begin(), kFieldNames.end(), kv.key);
       if (it == kFieldNames.end()) {
-        return tl::make_unexpected(bad("unknown_field",
-                                       fmt::format("unknown field \"{}\"; expected from, to, cc, bcc, subject, text, html, headers or raw",
-                                                   kv.key),
-                                       member_path(prefix_, kv.key)));
+        return bad("unknown_field",
+                   fmt::format("unknown field \"{}\"; expected one of {}", kv.key, fmt::join(kFieldNames, ", ")),
+                   member_path(prefix_, kv.key));
       }
       const auto i = static_cast<std::size_t>(it - kFieldNames.begin());
       if (seen[i]) {
-        return tl::make_unexpected(bad("duplicate_field", fmt::format("field {} appears more than once", kv.key),
-                                       member_path(prefix_, kv.key)));
+        return bad("duplicate_field", fmt::format("field {} appears more than once", kv.key), member_path(prefix_, kv.key));
       }
       seen[i] = true;
       // null means "not given": generated clients often serialise unset optionals as null.
@@ -150,97 +135,107 @@ class MessageReader {
   Result<void> read_from() {
     const auto& e = value(Field::from);
     if (!e) {
-      if (from_seen_) return tl::make_unexpected(bad("invalid_type", "from must be a string", path(Field::from)));
-      return tl::make_unexpected(bad("missing_field", "from is required", path(Field::from)));
+      if (from_seen_) return bad("invalid_type", "from must be a string", path(Field::from));
+      return bad("missing_field", "from is required", path(Field::from));
     }
-    auto s = string_of(*e, path(Field::from));
-    if (!s) return tl::make_unexpected(std::move(s.error()));
-    if (auto ok = check_mailbox(*s); !ok) {
-      return tl::make_unexpected(bad("invalid_address", fmt::format("from: {}", ok.error()), path(Field::from)));
-    }
-    msg_.from = std::string(*s);
+    auto a = detail::read_named_address(*e, path(Field::from));
+    if (!a) return tl::make_unexpected(std::move(a.error()));
+    msg_.from = std::move(a->address);
+    msg_.from_name = std::move(a->name);
     return {};
   }
 
   // Counts before validating any address, so an oversized list costs O(1) to refuse.
   Result<void> read_recipients() {
     constexpr std::array<Field, 3> kLists = {Field::to, Field::cc, Field::bcc};
+    const std::size_t max = ctx_.limits.max_recipients;
     std::size_t total = 0;
     for (const Field f : kLists) {
-      const auto& e = value(f);
-      if (!e) continue;
-      dom::array arr;
-      if (e->is_string()) {
-        total += 1;  // a single address instead of a one-element array
-      } else if (e->get_array().get(arr) == simdjson::SUCCESS) {
-        total += arr.size();
-      } else {
-        return tl::make_unexpected(bad("invalid_type", fmt::format("{} must be an array of address strings", path(f)), path(f)));
-      }
-      if (total > kMaxRecipientsPerMessage) {
-        return tl::make_unexpected(bad("too_many_recipients",
-                                       fmt::format("a message may have at most {} recipients in to, cc and bcc together; "
-                                                   "send more as a batch",
-                                                   kMaxRecipientsPerMessage),
-                                       path(f)));
+      auto n = list_size(f);
+      if (!n) return tl::make_unexpected(std::move(n.error()));
+      total += *n;
+      if (total > max) {
+        return bad("too_many_recipients",
+                   fmt::format("a message may have at most {} recipients in to, cc and bcc together; send more as a batch",
+                               max),
+                   path(f));
       }
     }
-    if (total == 0) {
-      return tl::make_unexpected(bad("no_recipients", "at least one recipient is required in to, cc or bcc", path(Field::to)));
+    if (total == 0) return bad("no_recipients", "at least one recipient is required in to, cc or bcc", path(Field::to));
+    std::vector<NamedAddress> list;
+    for (const auto& [f, addresses, names] : {std::tuple{Field::to, &msg_.to, &msg_.to_names},
+                                              std::tuple{Field::cc, &msg_.cc, &msg_.cc_names},
+                                              std::tuple{Field::bcc, &msg_.bcc, static_cast<std::vector<std::string>*>(nullptr)}}) {
+      if (auto ok = read_list(f, list); !ok) return ok;
+      split_names(list, *addresses, names);
     }
-    if (auto ok = read_list(Field::to, msg_.to); !ok) return ok;
-    if (auto ok = read_list(Field::cc, msg_.cc); !ok) return ok;
-    return read_list(Field::bcc, msg_.bcc);
+    return {};
   }
 
-  Result<void> read_list(Field f, std::vector<std::string>& out) const {
+  // Entries in an address field: a single address (string or object) counts as one.
+  Result<std::size_t> list_size(Field f) const {
+    const auto& e = value(f);
+    if (!e) return 0;
+    if (e->is_string() || e->is_object()) return 1;
+    dom::array arr;
+    if (e->get_array().get(arr) == simdjson::SUCCESS) return arr.size();
+    return bad("invalid_type", fmt::format("{} must be an address or an array of addresses", path(f)), path(f));
+  }
+
+  Result<void> read_list(Field f, std::vector<NamedAddress>& out) const {
+    out.clear();
     const auto& e = value(f);
     if (!e) return {};
-    if (e->is_string()) return read_address(*e, path(f), out);
-    const dom::array arr = e->get_array().value_unsafe();  // type checked by read_recipients
+    const auto add = [&](const dom::element& item, std::string field) -> Result<void> {
+      auto a = detail::read_named_address(item, field);
+      if (!a) return tl::make_unexpected(std::move(a.error()));
+      out.push_back(std::move(*a));
+      return {};
+    };
+    if (!e->is_array()) return add(*e, path(f));
+    const dom::array arr = e->get_array().value_unsafe();
     out.reserve(arr.size());
     std::size_t i = 0;
     for (const dom::element item : arr) {
-      if (auto ok = read_address(item, index_path(path(f), i++), out); !ok) return ok;
+      if (auto ok = add(item, index_path(path(f), i++)); !ok) return ok;
     }
     return {};
   }
 
-  Result<void> read_address(const dom::element& e, std::string field, std::vector<std::string>& out) const {
-    auto s = string_of(e, field);
-    if (!s) return tl::make_unexpected(std::move(s.error()));
-    if (auto ok = check_mailbox(*s); !ok) {
-      std::string message = fmt::format("{}: {}", field, ok.error());
-      return tl::make_unexpected(bad("invalid_address", std::move(message), std::move(field)));
+  // Addresses into `addresses`; names into `names` only if any entry has one (see SubmitMessage).
+  static void split_names(std::vector<NamedAddress>& list, std::vector<std::string>& addresses,
+                          std::vector<std::string>* names) {
+    const bool any_name = std::any_of(list.begin(), list.end(), [](const NamedAddress& a) { return !a.name.empty(); });
+    addresses.reserve(list.size());
+    for (NamedAddress& a : list) {
+      addresses.push_back(std::move(a.address));
+      if (names && any_name) names->push_back(std::move(a.name));
     }
-    out.emplace_back(*s);
-    return {};
+  }
+
+  Result<void> read_reply_to() {
+    if (auto n = list_size(Field::reply_to); !n) return tl::make_unexpected(std::move(n.error()));
+    return read_list(Field::reply_to, msg_.reply_to);
   }
 
   Result<void> read_content() {
     if (const auto& raw = value(Field::raw)) {
       auto s = string_of(*raw, path(Field::raw));
       if (!s) return tl::make_unexpected(std::move(s.error()));
-      for (const Field f : {Field::subject, Field::text, Field::html, Field::headers}) {
+      for (const Field f : {Field::reply_to, Field::subject, Field::text, Field::html, Field::headers, Field::attachments}) {
         if (value(f)) {
-          return tl::make_unexpected(bad("conflicting_fields",
-                                         fmt::format("raw is a complete message; it cannot be combined with {}",
-                                                     kFieldNames[static_cast<std::size_t>(f)]),
-                                         path(f)));
+          return bad("conflicting_fields", fmt::format("raw is a complete message; it cannot be combined with {}", name(f)),
+                     path(f));
         }
       }
-      if (const auto problem = raw_problem(*s)) {
-        return tl::make_unexpected(bad("invalid_raw", std::string(*problem), path(Field::raw)));
-      }
+      if (const auto problem = raw_problem(*s)) return bad("invalid_raw", std::string(*problem), path(Field::raw));
       msg_.raw = std::string(*s);
       return {};
     }
     if (const auto& e = value(Field::subject)) {
       auto s = string_of(*e, path(Field::subject));
       if (!s) return tl::make_unexpected(std::move(s.error()));
-      if (auto ok = check_subject(*s); !ok) {
-        return tl::make_unexpected(bad("invalid_header", std::string(ok.error()), path(Field::subject)));
-      }
+      if (auto ok = check_subject(*s); !ok) return bad("invalid_header", std::string(ok.error()), path(Field::subject));
       msg_.subject = std::string(*s);
     }
     for (const auto& [f, out] : {std::pair{Field::text, &msg_.text}, std::pair{Field::html, &msg_.html}}) {
@@ -251,9 +246,24 @@ class MessageReader {
       }
     }
     if (msg_.text.empty() && msg_.html.empty()) {
-      return tl::make_unexpected(bad("missing_body", "one of text, html or raw is required (and must not be empty)",
-                                     std::string(prefix_)));
+      return bad("missing_body", "one of text, html or raw is required (and must not be empty)", std::string(prefix_));
     }
+    return {};
+  }
+
+  Result<void> read_attachments() {
+    const auto& e = value(Field::attachments);
+    if (!e) return {};
+    auto list = detail::read_attachments(*e, path(Field::attachments));
+    if (!list) return tl::make_unexpected(std::move(list.error()));
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      // An inline part is only reachable through a cid: reference in the html.
+      if (!(*list)[i].content_id.empty() && msg_.html.empty()) {
+        const std::string field = member_path(index_path(path(Field::attachments), i), "content_id");
+        return bad("conflicting_fields", "an inline attachment (content_id) needs html that refers to it as cid:", field);
+      }
+    }
+    msg_.attachments = std::move(*list);
     return {};
   }
 
@@ -262,26 +272,27 @@ class MessageReader {
     if (!e) return {};
     dom::object obj;
     if (e->get_object().get(obj) != simdjson::SUCCESS) {
-      return tl::make_unexpected(
-          bad("invalid_type", "headers must be an object mapping header names to string values", path(Field::headers)));
+      return bad("invalid_type", "headers must be an object mapping header names to string values", path(Field::headers));
     }
     const std::string base = path(Field::headers);
     for (const dom::key_value_pair kv : obj) {
       std::string field = member_path(base, kv.key);
       if (!is_field_name(kv.key)) {
-        return tl::make_unexpected(
-            bad("invalid_header", "header name must be printable ASCII without spaces or ':'", std::move(field)));
+        return bad("invalid_header", "header name must be printable ASCII without spaces or ':'", std::move(field));
       }
       if (is_reserved_field(kv.key)) {
-        std::string message = fmt::format("{} is written by ringpost and cannot be set in headers; use the request fields",
-                                          kv.key);
-        return tl::make_unexpected(bad("reserved_header", std::move(message), std::move(field)));
+        return bad("reserved_header",
+                   fmt::format("{} is written by ringpost and cannot be set in headers; use the request fields", kv.key),
+                   std::move(field));
+      }
+      // Reply-To stays allowed here for clients written before the reply_to field, but not
+      // both: two Reply-To fields are invalid (RFC 5322 §3.6).
+      if (!msg_.reply_to.empty() && ascii_iequals(kv.key, "Reply-To")) {
+        return bad("conflicting_fields", "Reply-To is set by reply_to; give it in one place only", std::move(field));
       }
       auto s = string_of(kv.value, field);
       if (!s) return tl::make_unexpected(std::move(s.error()));
-      if (auto ok = check_field_value(kv.key, *s); !ok) {
-        return tl::make_unexpected(bad("invalid_header", std::string(ok.error()), std::move(field)));
-      }
+      if (auto ok = check_field_value(kv.key, *s); !ok) return bad("invalid_header", std::string(ok.error()), std::move(field));
       // A JSON key repeated here is kept, not refused: some fields (Comments, Keywords) may
       // legitimately appear more than once in a message (RFC 5322 §3.6).
       msg_.headers.emplace_back(std::string(kv.key), std::string(*s));
@@ -289,11 +300,64 @@ class MessageReader {
     return {};
   }
 
+  Result<void> read_tags() {
+    const auto& e = value(Field::tags);
+    if (!e) return {};
+    auto tags = detail::read_tags(*e, path(Field::tags));
+    if (!tags) return tl::make_unexpected(std::move(tags.error()));
+    msg_.tags = std::move(*tags);
+    return {};
+  }
+
+  Result<void> read_metadata() {
+    const auto& e = value(Field::metadata);
+    if (!e) return {};
+    if (!e->is_object()) return bad("invalid_type", "metadata must be a JSON object", path(Field::metadata));
+    std::optional<std::string> text = ctx_.metadata.get(index_);
+    if (!text) text = simdjson::to_string(*e);  // minified too, but numbers re-printed
+    if (text->size() > kMaxMetadataBytes) {
+      return bad("metadata_too_large",
+                 fmt::format("metadata is {} bytes as minified JSON; at most {} are allowed", text->size(), kMaxMetadataBytes),
+                 path(Field::metadata));
+    }
+    msg_.metadata = std::move(*text);
+    return {};
+  }
+
+  Result<void> read_send_at() {
+    const auto& e = value(Field::send_at);
+    if (!e) return {};
+    auto ms = detail::read_send_at(*e, path(Field::send_at), ctx_.now_ms);
+    if (!ms) return tl::make_unexpected(std::move(ms.error()));
+    msg_.send_at_ms = *ms;
+    return {};
+  }
+
+  // The content the client sent, decoded: what the limit is about. The rendered message adds
+  // headers and a third for base64, and is checked against the spool's own limit later.
+  Result<void> check_size() {
+    std::size_t total = msg_.text.size() + msg_.html.size() + (msg_.raw ? msg_.raw->size() : 0);
+    for (const Attachment& a : msg_.attachments) total += a.content.size();
+    if (total <= ctx_.limits.max_message_bytes) return {};
+    return tl::make_unexpected(
+        ApiError{413, "message_too_large",
+                 fmt::format("the message content is {} bytes (text + html + decoded attachments + raw); the limit is "
+                             "{} bytes",
+                             total, ctx_.limits.max_message_bytes),
+                 std::string(prefix_)});
+  }
+
   std::string_view prefix_;
+  std::size_t index_;
+  ReaderContext ctx_;
   std::array<std::optional<dom::element>, kFieldCount> values_;
   bool from_seen_ = false;
   SubmitMessage msg_;
 };
+
+int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 }  // namespace
 
@@ -312,20 +376,25 @@ std::vector<std::string> SubmitMessage::envelope_recipients() const {
   return out;
 }
 
-tl::expected<SubmitMessage, ApiError> parse_submit(std::string_view json) {
-  auto root = parse_json(json);
+tl::expected<SubmitMessage, ApiError> parse_submit(std::string_view json, const SubmitLimits& limits,
+                                                   std::optional<int64_t> now_unix_ms) {
+  const simdjson::padded_string padded(json);
+  auto root = parse_json(padded);
   if (!root) return tl::make_unexpected(std::move(root.error()));
   dom::object obj;
-  if (root->get_object().get(obj) != simdjson::SUCCESS) {
-    return tl::make_unexpected(bad("invalid_body", "body must be a JSON object", ""));
-  }
-  return MessageReader("").read(obj);
+  if (root->get_object().get(obj) != simdjson::SUCCESS) return bad("invalid_body", "body must be a JSON object", "");
+  MetadataTexts metadata(padded, false);
+  return MessageReader("", 0, {limits, now_unix_ms.value_or(system_now_ms()), metadata}).read(obj);
 }
 
-tl::expected<std::vector<SubmitMessage>, BatchRejection> parse_batch(std::string_view json) {
-  const auto refuse = [](ApiError e) { return tl::make_unexpected(BatchRejection{std::move(e), {}}); };
-  auto root = parse_json(json);
-  if (!root) return refuse(std::move(root.error()));
+tl::expected<std::vector<SubmitMessage>, BatchRejection> parse_batch(std::string_view json, const SubmitLimits& limits,
+                                                                     std::optional<int64_t> now_unix_ms) {
+  const auto refuse = [](tl::unexpected<ApiError> e) {
+    return tl::make_unexpected(BatchRejection{std::move(e.value()), {}});
+  };
+  const simdjson::padded_string padded(json);
+  auto root = parse_json(padded);
+  if (!root) return refuse(tl::make_unexpected(std::move(root.error())));
   dom::object obj;
   if (root->get_object().get(obj) != simdjson::SUCCESS) {
     return refuse(bad("invalid_body", "body must be a JSON object with a \"messages\" array", ""));
@@ -346,13 +415,14 @@ tl::expected<std::vector<SubmitMessage>, BatchRejection> parse_batch(std::string
   }
   const std::size_t count = arr.size();
   if (count == 0) return refuse(bad("empty_batch", "messages must contain at least one message", "messages"));
-  if (count > kMaxMessagesPerBatch) {
+  if (count > limits.max_batch) {
     return refuse(bad("batch_too_large",
-                      fmt::format("a batch may contain at most {} messages; split it into several batches",
-                                  kMaxMessagesPerBatch),
+                      fmt::format("a batch may contain at most {} messages; split it into several batches", limits.max_batch),
                       "messages"));
   }
 
+  MetadataTexts metadata(padded, true);
+  const ReaderContext ctx{limits, now_unix_ms.value_or(system_now_ms()), metadata};
   std::vector<SubmitMessage> out;
   std::vector<BatchError> errors;
   out.reserve(count);
@@ -361,8 +431,8 @@ tl::expected<std::vector<SubmitMessage>, BatchRejection> parse_batch(std::string
     const std::string prefix = index_path("messages", i);
     dom::object item_obj;
     if (item.get_object().get(item_obj) != simdjson::SUCCESS) {
-      errors.push_back({i, bad("invalid_type", fmt::format("{} must be a message object", prefix), prefix)});
-    } else if (auto msg = MessageReader(prefix).read(item_obj)) {
+      errors.push_back({i, bad("invalid_type", fmt::format("{} must be a message object", prefix), prefix).value()});
+    } else if (auto msg = MessageReader(prefix, i, ctx).read(item_obj)) {
       out.push_back(std::move(*msg));
     } else {
       errors.push_back({i, std::move(msg.error())});

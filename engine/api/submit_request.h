@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,28 +14,64 @@
 #include <tl/expected.hpp>
 
 #include "engine/api/api_error.h"
+#include "engine/api/mail_address.h"
 
 namespace ringpost::api {
 
 inline constexpr std::size_t kMaxRecipientsPerMessage = 1000;  // to + cc + bcc entries
 inline constexpr std::size_t kMaxMessagesPerBatch = 1000;
+inline constexpr std::size_t kMaxMessageBytes = 25u << 20;     // text + html + attachments (decoded) + raw
+inline constexpr std::size_t kMaxTags = 20;
+inline constexpr std::size_t kMaxTagKeyLength = 64;            // characters (code points)
+inline constexpr std::size_t kMaxTagValueLength = 256;         // characters (code points)
+inline constexpr std::size_t kMaxMetadataBytes = 4096;         // of the minified JSON text
+inline constexpr int64_t kMaxSendAheadMs = int64_t{30} * 24 * 3600 * 1000;  // send_at at most 30 days ahead
+
+// Limits a deployment may change; the defaults are the documented ones.
+struct SubmitLimits {
+  std::size_t max_recipients = kMaxRecipientsPerMessage;
+  std::size_t max_batch = kMaxMessagesPerBatch;
+  std::size_t max_message_bytes = kMaxMessageBytes;  // over it: 413 message_too_large
+};
+
+struct Attachment {
+  std::string filename;      // UTF-8, a name without any path
+  std::string content_type;  // "type/subtype" with any parameters, as given
+  std::string content_id;    // empty: attached (multipart/mixed); set: inline in the html (multipart/related)
+  std::string content;       // the decoded bytes
+};
 
 struct SubmitMessage {
+  // Addresses have their domains in A-label form ("xn--..."), whatever the client sent.
   std::string from;
   std::vector<std::string> to, cc, bcc;
   std::string subject, text, html;  // empty means absent
   std::vector<std::pair<std::string, std::string>> headers;  // in request order
   std::optional<std::string> raw;   // a whole RFC 5322 message; set only without subject/text/html/headers
 
+  // Display names: `from_name` for `from`; `to_names` and `cc_names` by position in `to` and
+  // `cc`, either empty (no names at all) or as long as the list, "" where an entry has none.
+  std::string from_name;
+  std::vector<std::string> to_names, cc_names;
+  std::vector<NamedAddress> reply_to;                     // Reply-To; empty means none
+  std::vector<Attachment> attachments;                    // in request order; never with raw
+  std::vector<std::pair<std::string, std::string>> tags;  // in request order, keys unique
+  std::optional<std::string> metadata;                    // a JSON object's text, minified
+  std::optional<int64_t> send_at_ms;                      // Unix ms; unset: send now
+
   // to + cc + bcc in that order, de-duplicated case-insensitively (first spelling kept).
   std::vector<std::string> envelope_recipients() const;
 };
 
-// The body of POST /v1/messages: one message object.
-tl::expected<SubmitMessage, ApiError> parse_submit(std::string_view json);
+// The body of POST /v1/messages: one message object. `now_unix_ms` is the time send_at is
+// judged against; unset means the system clock.
+tl::expected<SubmitMessage, ApiError> parse_submit(std::string_view json, const SubmitLimits& limits = {},
+                                                   std::optional<int64_t> now_unix_ms = std::nullopt);
 
-// The body of POST /v1/messages/batch: {"messages":[...]}, 1..1000 message objects. All or
+// The body of POST /v1/messages/batch: {"messages":[...]}, 1..max_batch message objects. All or
 // nothing: every invalid item is reported, and one bad item refuses the whole batch.
-tl::expected<std::vector<SubmitMessage>, BatchRejection> parse_batch(std::string_view json);
+tl::expected<std::vector<SubmitMessage>, BatchRejection> parse_batch(std::string_view json,
+                                                                     const SubmitLimits& limits = {},
+                                                                     std::optional<int64_t> now_unix_ms = std::nullopt);
 
 }  // namespace ringpost::api

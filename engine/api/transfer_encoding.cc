@@ -3,6 +3,7 @@
 // longer than 76 octets; no line ending in SP or TAB.
 #include "engine/api/transfer_encoding.h"
 
+#include "engine/api/base64.h"
 #include "engine/api/field_rules.h"
 
 namespace ringpost::api {
@@ -63,6 +64,14 @@ std::string quoted_printable_encode(std::string_view s) {
     line += width;
   }
   return out;
+}
+
+EncodedText encode_text_body(std::string_view crlf_text) {
+  if (is_7bit(crlf_text)) return {"7bit", std::string(crlf_text)};
+  std::string qp = quoted_printable_encode(crlf_text);
+  // Ties go to QP: it keeps ASCII readable in the raw message, which helps anyone debugging.
+  if (qp.size() <= base64_lines_size(crlf_text.size())) return {"quoted-printable", std::move(qp)};
+  return {"base64", base64_lines(crlf_text)};
 }
 
 }  // namespace ringpost::api

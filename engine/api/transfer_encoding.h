@@ -1,5 +1,6 @@
-// Content-Transfer-Encoding for body parts, RFC 2045: the 7bit test (§2.7) and the
-// quoted-printable encoder (§6.7). Input is CRLF-canonical text (see line_endings.h).
+// Content-Transfer-Encoding for body parts, RFC 2045: the 7bit test (§2.7), the
+// quoted-printable encoder (§6.7), and the choice between them and base64 (§6.8) for text.
+// Input is CRLF-canonical text (see line_endings.h).
 #pragma once
 
 #include <string>
@@ -16,5 +17,15 @@ bool is_7bit(std::string_view crlf_text);
 // of a soft break; '=', non-printable and non-ASCII octets, and whitespace at the end of a line
 // are written as =XX. Decoding the output yields the input exactly.
 std::string quoted_printable_encode(std::string_view crlf_text);
+
+struct EncodedText {
+  std::string_view transfer_encoding;  // "7bit", "quoted-printable" or "base64"
+  std::string bytes;
+};
+
+// A text body part ready for the wire: unchanged when it is 7bit; otherwise quoted-printable,
+// unless base64 (76-column lines) is smaller, as it is for text that is mostly non-ASCII
+// (Cyrillic, Greek, CJK: QP spends 3 octets per input octet, base64 4 per 3).
+EncodedText encode_text_body(std::string_view crlf_text);
 
 }  // namespace ringpost::api

@@ -123,5 +123,174 @@ TEST(AddressListField, SingleAddress) {
   EXPECT_EQ(field, "Cc: a@example.com\r\n");
 }
 
+
+std::string mailbox_field(std::vector<NamedAddress> list) {
+  std::string out;
+  append_mailbox_list_field(out, "To", list);
+  return out;
+}
+
+// Decodes a display name as RFC 2047 §6.2 says: encoded-words decoded, whitespace between two
+// adjacent encoded-words dropped, other whitespace kept as one space; quoted-strings unquoted.
+std::string decode_phrase(std::string_view phrase) {
+  std::string out;
+  bool last_encoded = false, first = true;
+  std::size_t i = 0;
+  while (i < phrase.size()) {
+    if (phrase[i] == ' ') {
+      ++i;
+      continue;
+    }
+    std::string token;
+    bool encoded = false;
+    if (phrase[i] == '"') {
+      for (++i; i < phrase.size() && phrase[i] != '"'; ++i) {
+        if (phrase[i] == '\\') ++i;
+        token.push_back(phrase[i]);
+      }
+      ++i;
+    } else {
+      const std::size_t end = std::min(phrase.find(' ', i), phrase.size());
+      const std::string_view word = phrase.substr(i, end - i);
+      i = end;
+      if (word.starts_with("=?UTF-8?B?")) {
+        encoded = true;
+        token = decode_encoded_words(word).value_or("<bad word>");
+      } else {
+        token = std::string(word);
+      }
+    }
+    if (!first && !(encoded && last_encoded)) out.push_back(' ');
+    out += token;
+    first = false;
+    last_encoded = encoded;
+  }
+  return out;
+}
+
+// Splits an unfolded "To: ..." value into (display name, address) pairs. Test inputs have no
+// commas inside names unless quoted.
+std::vector<NamedAddress> parse_mailboxes(std::string value) {
+  std::vector<NamedAddress> out;
+  std::size_t pos = 0;
+  while (pos < value.size()) {
+    std::size_t end = pos;
+    bool quoted = false;
+    while (end < value.size() && (quoted || value[end] != ',')) {
+      if (value[end] == '"') quoted = !quoted;
+      if (value[end] == '\\') ++end;
+      ++end;
+    }
+    std::string item = value.substr(pos, end - pos);
+    while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+    const std::size_t lt = item.rfind('<');
+    if (lt == std::string::npos) {
+      out.push_back({item, ""});
+    } else {
+      std::string name = item.substr(0, lt);
+      while (!name.empty() && name.back() == ' ') name.pop_back();
+      out.push_back({item.substr(lt + 1, item.size() - lt - 2), decode_phrase(name)});
+    }
+    pos = end + 1;
+  }
+  return out;
+}
+
+std::vector<NamedAddress> round_trip(const std::vector<NamedAddress>& list) {
+  const std::string field = mailbox_field(list);
+  EXPECT_TRUE(field.starts_with("To: ")) << field;
+  const std::string unfolded = unfold(field);
+  return parse_mailboxes(unfolded.substr(4, unfolded.size() - 6));
+}
+
+TEST(MailboxListField, PlainNamesAreAtoms) {
+  EXPECT_EQ(mailbox_field({{"a@example.com", "Ann Lee"}}), "To: Ann Lee <a@example.com>\r\n");
+  EXPECT_EQ(mailbox_field({{"a@example.com", ""}, {"b@example.com", "Bob"}}), "To: a@example.com, Bob <b@example.com>\r\n");
+}
+
+TEST(MailboxListField, SpecialsGoInAQuotedString) {
+  EXPECT_EQ(mailbox_field({{"a@example.com", "Lee, Ann"}}), "To: \"Lee, Ann\" <a@example.com>\r\n");
+  EXPECT_EQ(mailbox_field({{"a@example.com", "J. \"Jay\" Doe \\ Co"}}), "To: \"J. \\\"Jay\\\" Doe \\\\ Co\" <a@example.com>\r\n");
+  EXPECT_EQ(mailbox_field({{"a@example.com", " two  spaces "}}), "To: \" two  spaces \" <a@example.com>\r\n");
+}
+
+TEST(MailboxListField, NonAsciiWordsAreEncodedAndAsciiWordsStayAtoms) {
+  EXPECT_EQ(mailbox_field({{"a@example.com", "J\xc3\xbcrgen Smith"}}), "To: =?UTF-8?B?SsO8cmdlbg==?= Smith <a@example.com>\r\n");
+  // A run of non-atom words is one encoded text including its inner space.
+  EXPECT_EQ(mailbox_field({{"a@example.com", "Dr. J\xc3\xbcrgen"}}), "To: =?UTF-8?B?RHIuIErDvHJnZW4=?= <a@example.com>\r\n");
+  // "=?" in a name would be decoded by readers, so it is encoded itself.
+  EXPECT_EQ(round_trip({{"a@example.com", "=?UTF-8?B?SGk=?= hi"}}),
+            (std::vector<NamedAddress>{{"a@example.com", "=?UTF-8?B?SGk=?= hi"}}));
+}
+
+TEST(MailboxListField, RoundTripsThroughAnRfc2047Decoder) {
+  const std::vector<NamedAddress> list = {
+      {"a@example.com", "Zo\xc3\xab \xc3\x84ngstr\xc3\xb6m"},
+      {"b@example.com", "\xe5\xbc\xa0\xe4\xbc\x9f"},
+      {"c@example.com", " leading and trailing \xc3\xa9 "},
+      {"d@example.com", "M\xc3\xbcller, Hans"},
+      {"e@example.com", ""},
+      {"f@example.com", std::string(40, 'x') + " \xe2\x82\xac " + std::string(50, 'y')},
+  };
+  EXPECT_EQ(round_trip(list), list);
+}
+
+TEST(MailboxListField, LongNamesFoldWithin76WhereEncodedAnd78Elsewhere) {
+  std::string long_name;
+  for (int i = 0; i < 60; ++i) long_name += "\xe6\x97\xa5";  // 180 octets: several encoded-words
+  std::vector<NamedAddress> list = {{"first@example.com", long_name}};
+  for (int i = 0; i < 20; ++i) list.push_back({"r" + std::to_string(i) + "@example.net", "Recipient Number " + std::to_string(i)});
+  const std::string field = mailbox_field(list);
+  for (const std::string& line : split_crlf_lines(field)) {
+    EXPECT_LE(line.size(), line.find("=?") != std::string::npos ? 76u : 78u) << line;
+  }
+  EXPECT_EQ(round_trip(list), list);
+}
+
+TEST(MailboxListField, FirstEncodedWordFitsBesideTheLongestFieldName) {
+  std::string name;
+  for (int i = 0; i < 60; ++i) name += "\xc3\xa9";  // 2-octet characters pack the most per word
+  std::string out;
+  const std::vector<NamedAddress> list = {{"a@example.com", name}};
+  append_mailbox_list_field(out, "Reply-To", list);
+  EXPECT_TRUE(out.starts_with("Reply-To: =?UTF-8?B?")) << out;
+  for (const std::string& line : split_crlf_lines(out)) EXPECT_LE(line.size(), 76u) << line;
+}
+
+TEST(MailboxListField, MaximalQuotedNameStaysUnder998) {
+  const std::string name(256, '"');  // every octet escaped: 514 octets quoted
+  const std::string field = mailbox_field({{std::string(64, 'l') + "@" + std::string(180, 'd') + ".example", name}});
+  for (const std::string& line : split_crlf_lines(field)) EXPECT_LE(line.size(), 998u);
+}
+
+TEST(EncodedWords, ShorterMaximumIsHonoured) {
+  const std::string text(100, 'x');
+  for (const std::size_t max : {20u, 32u, 64u}) {
+    std::string joined;
+    for (const std::string& w : encoded_words(text, max)) {
+      EXPECT_LE(w.size(), max);
+      joined += decode_encoded_words(w).value_or("?");
+    }
+    EXPECT_EQ(joined, text);
+  }
+}
+
+TEST(EncodedWords, EachAtMost75AndWholeCharacters) {
+  std::string text;
+  for (int i = 0; i < 100; ++i) text += i % 2 ? "\xf0\x9f\x93\xa7" : "a\xc3\xa9";
+  const std::vector<std::string> words = encoded_words(text);
+  ASSERT_GT(words.size(), 3u);
+  std::string joined;
+  for (const std::string& w : words) {
+    EXPECT_LE(w.size(), 75u);
+    const auto piece = decode_encoded_words(w);
+    ASSERT_TRUE(piece.has_value()) << w;
+    EXPECT_TRUE(is_valid_utf8(*piece)) << w;
+    joined += *piece;
+  }
+  EXPECT_EQ(joined, text);
+  EXPECT_TRUE(encoded_words("").empty());
+}
+
 }  // namespace
 }  // namespace ringpost::api

@@ -112,7 +112,8 @@ TEST(RenderMessage, HtmlOnly) {
 
 TEST(RenderMessage, NonAsciiTextIsQuotedPrintableAndDecodesBack) {
   SubmitMessage m = basic();
-  m.text = "Gr\xc3\xbc\xc3\x9f" "e, caf\xc3\xa9 = 5\xe2\x82\xac \nbye";
+  // Mostly ASCII, so quoted-printable is smaller than base64 (see MostlyNonAsciiTextIsBase64).
+  m.text = "Dear customer, this is your weekly summary.\nGr\xc3\xbc\xc3\x9f" "e, caf\xc3\xa9 = 5\xe2\x82\xac \nbye";
   const Split s = split_message(render_message(m, kId, kHost, kNow));
   EXPECT_EQ(raw_field_value(s.headers, "Content-Transfer-Encoding"), "quoted-printable");
   for (const char c : s.body) EXPECT_LT(static_cast<unsigned char>(c), 0x80);
@@ -214,6 +215,120 @@ TEST(RenderMessage, BoundaryAvoidsContentThatContainsIt) {
   ASSERT_EQ(parts.size(), 2u);
   EXPECT_EQ(split_message(parts[0]).body, to_crlf(m.text));
   EXPECT_EQ(split_message(parts[1]).body, m.html);
+}
+
+// The boundary of a multipart Content-Type value as the renderer writes it.
+std::string boundary_of(const std::string& headers) {
+  const auto ct = raw_field_value(headers, "Content-Type");
+  EXPECT_TRUE(ct.has_value());
+  if (!ct) return "";
+  const std::size_t at = ct->find("boundary=\"");
+  EXPECT_NE(at, std::string::npos) << *ct;
+  if (at == std::string::npos) return "";
+  const std::size_t start = at + 10;
+  return ct->substr(start, ct->find('"', start) - start);
+}
+
+std::string joined_base64(const std::string& body) {
+  std::string out;
+  for (const std::string& line : split_crlf_lines(body)) {
+    EXPECT_LE(line.size(), 76u);
+    out += line;
+  }
+  return out;
+}
+
+TEST(RenderMessage, ReplyToAndDisplayNames) {
+  SubmitMessage m = basic();
+  m.from_name = "News Desk";
+  m.to_names = {"Ann", ""};
+  m.cc_names = {"Lee, Carl"};
+  m.reply_to = {{"help@example.com", "Help"}, {"noreply@example.com", ""}};
+  const Split s = split_message(render_message(m, kId, kHost, kNow));
+  EXPECT_TRUE(s.headers.starts_with("From: News Desk <sender@example.com>\r\nReply-To: Help <help@example.com>, noreply@example.com\r\n"))
+      << s.headers;
+  EXPECT_EQ(raw_field_value(s.headers, "To"), "Ann <a@example.net>, b@example.net");
+  EXPECT_EQ(raw_field_value(s.headers, "Cc"), "\"Lee, Carl\" <c@example.org>");
+}
+
+TEST(RenderMessage, AttachmentMakesMultipartMixedWithBase64Part) {
+  SubmitMessage m = basic();
+  std::string bytes;
+  for (int i = 0; i < 1000; ++i) bytes.push_back(static_cast<char>(i * 7));
+  m.attachments = {{"report.pdf", "application/pdf", "", bytes}};
+  const std::string msg = render_message(m, kId, kHost, kNow);
+  expect_wire_safe(msg);
+  const Split s = split_message(msg);
+  const std::string boundary = boundary_of(s.headers);
+  EXPECT_TRUE(raw_field_value(s.headers, "Content-Type")->starts_with("multipart/mixed;\r\n boundary=\""));
+  const std::vector<std::string> parts = multipart_parts(s.body, boundary);
+  ASSERT_EQ(parts.size(), 2u);
+  const Split text = split_message(parts[0]);
+  EXPECT_EQ(raw_field_value(text.headers, "Content-Type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(text.body, "line one\r\nline two\r\n");
+  const Split att = split_message(parts[1]);
+  EXPECT_EQ(att.headers,
+            "Content-Type: application/pdf;\r\n name=\"report.pdf\"\r\n"
+            "Content-Disposition: attachment;\r\n filename=\"report.pdf\"\r\n"
+            "Content-Transfer-Encoding: base64\r\n");
+  EXPECT_EQ(testing::base64_decode(joined_base64(att.body)), bytes);
+  EXPECT_EQ(split_crlf_lines(att.body).front().size(), 76u);
+}
+
+TEST(RenderMessage, InlineAttachmentsNestRelatedInsideAlternativeInsideMixed) {
+  SubmitMessage m = basic();
+  m.html = "<img src=\"cid:logo@x\">";
+  m.attachments = {{"logo.png", "image/png", "logo@x", "PNGDATA"}, {"a.txt", "text/plain", "", "attached"}};
+  const std::string msg = render_message(m, kId, kHost, kNow);
+  expect_wire_safe(msg);
+  const Split top = split_message(msg);
+  const std::string mixed = boundary_of(top.headers);
+  const std::vector<std::string> mixed_parts = multipart_parts(top.body, mixed);
+  ASSERT_EQ(mixed_parts.size(), 2u);
+  const Split alt = split_message(mixed_parts[0]);
+  EXPECT_TRUE(raw_field_value(alt.headers, "Content-Type")->starts_with("multipart/alternative;"));
+  const std::string alternative = boundary_of(alt.headers);
+  const std::vector<std::string> alt_parts = multipart_parts(alt.body, alternative);
+  ASSERT_EQ(alt_parts.size(), 2u);
+  const Split rel = split_message(alt_parts[1]);
+  EXPECT_EQ(raw_field_value(rel.headers, "Content-Type")->substr(0, 45), "multipart/related;\r\n type=\"text/html\";\r\n boun");
+  const std::string related = boundary_of(rel.headers);
+  const std::vector<std::string> rel_parts = multipart_parts(rel.body, related);
+  ASSERT_EQ(rel_parts.size(), 2u);
+  EXPECT_EQ(split_message(rel_parts[0]).body, "<img src=\"cid:logo@x\">");
+  const Split logo = split_message(rel_parts[1]);
+  EXPECT_EQ(raw_field_value(logo.headers, "Content-ID"), "<logo@x>");
+  EXPECT_EQ(raw_field_value(logo.headers, "Content-Disposition"), "inline;\r\n filename=\"logo.png\"");
+  EXPECT_EQ(testing::base64_decode(joined_base64(logo.body)), "PNGDATA");
+  const Split txt = split_message(mixed_parts[1]);
+  EXPECT_EQ(raw_field_value(txt.headers, "Content-Disposition"), "attachment;\r\n filename=\"a.txt\"");
+  EXPECT_EQ(testing::base64_decode(joined_base64(txt.body)), "attached");  // base64 even for text: bytes exact
+  // No boundary is a prefix of another, so even a prefix-matching reader cannot mistake them.
+  for (const auto& [a, b] : {std::pair{mixed, alternative}, std::pair{mixed, related}, std::pair{alternative, related}}) {
+    EXPECT_FALSE(a.starts_with(b) || b.starts_with(a)) << a << " / " << b;
+  }
+}
+
+TEST(RenderMessage, AttachmentFilenameContainingTheBoundaryIsAvoided) {
+  SubmitMessage m = basic();
+  const std::string first = choose_boundary("m" + std::string(kId), std::array<std::string_view, 0>{});
+  m.attachments = {{"--" + first + ".txt", "text/plain", "", "x"}};
+  const Split s = split_message(render_message(m, kId, kHost, kNow));
+  const std::string boundary = boundary_of(s.headers);
+  EXPECT_NE(boundary, first);
+  EXPECT_EQ(multipart_parts(s.body, boundary).size(), 2u);
+}
+
+TEST(RenderMessage, LargeAttachmentIsWireSafe) {
+  SubmitMessage m = basic();
+  std::string bytes(1 << 20, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 2654435761u) >> 13);
+  m.attachments = {{"big.bin", "application/octet-stream", "", bytes}};
+  const std::string msg = render_message(m, kId, kHost, kNow);
+  expect_wire_safe(msg);
+  const std::vector<std::string> parts = multipart_parts(split_message(msg).body, boundary_of(split_message(msg).headers));
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(testing::base64_decode(joined_base64(split_message(parts[1]).body)), bytes);
 }
 
 TEST(ChooseBoundary, StaysWithinBcharsAndSeventyCharacters) {

@@ -100,7 +100,9 @@ TEST(ParseSubmit, WrongTypesNameTheField) {
   expect_error(R"({"from":null,"to":"b@example.net","text":"x"})", "invalid_type", "from");
   expect_error(R"({"from":"a@example.com","to":42,"text":"x"})", "invalid_type", "to");
   expect_error(R"({"from":"a@example.com","to":["b@example.net",5],"text":"x"})", "invalid_type", "to[1]");
-  expect_error(R"({"from":"a@example.com","to":"b@example.net","cc":{},"text":"x"})", "invalid_type", "cc");
+  expect_error(R"({"from":"a@example.com","to":"b@example.net","cc":true,"text":"x"})", "invalid_type", "cc");
+  // An object is an address with a display name, so an empty one lacks its address.
+  expect_error(R"({"from":"a@example.com","to":"b@example.net","cc":{},"text":"x"})", "missing_field", "cc.address");
   expect_error(R"({"from":"a@example.com","to":"b@example.net","bcc":[["c@example.net"]],"text":"x"})",
                "invalid_type", "bcc[0]");
   expect_error(R"({"from":"a@example.com","to":"b@example.net","text":5})", "invalid_type", "text");
@@ -230,8 +232,8 @@ TEST(ParseSubmit, RepeatedFieldIsRefused) {
 }
 
 TEST(ParseSubmit, UnknownFieldsAreStillCheckedWhenValuesAreNull) {
-  expect_error(R"({"from":"a@example.com","to":"b@example.net","text":"x","attachments":null})", "unknown_field",
-               "attachments");
+  expect_error(R"({"from":"a@example.com","to":"b@example.net","text":"x","attachment":null})", "unknown_field",
+               "attachment");
 }
 
 TEST(EnvelopeRecipients, DeduplicatedCaseInsensitivelyInOrder) {

@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "engine/api/base64.h"
 #include "tests/api/mail_test_util.h"
 
 namespace ringpost::api {
@@ -91,6 +92,52 @@ TEST(QuotedPrintable, RandomOctetsRoundTrip) {
     const std::string qp = quoted_printable_encode(text);
     expect_well_formed_qp(qp);
     ASSERT_EQ(qp_decode(qp), text);
+  }
+}
+
+
+TEST(EncodeTextBody, SevenBitTextIsUnchanged) {
+  const EncodedText e = encode_text_body("plain\r\ntext");
+  EXPECT_EQ(e.transfer_encoding, "7bit");
+  EXPECT_EQ(e.bytes, "plain\r\ntext");
+}
+
+TEST(EncodeTextBody, MostlyAsciiIsQuotedPrintable) {
+  const std::string text = "The price is 5\xe2\x82\xac, see you at the caf\xc3\xa9 tomorrow.\r\n";
+  const EncodedText e = encode_text_body(text);
+  EXPECT_EQ(e.transfer_encoding, "quoted-printable");
+  EXPECT_EQ(qp_decode(e.bytes), text);
+}
+
+TEST(EncodeTextBody, MostlyNonAsciiIsBase64In76Columns) {
+  std::string text;
+  for (int i = 0; i < 50; ++i) text += "\xce\x9a\xce\xb1\xce\xbb\xce\xb7\xce\xbc\xce\xad\xcf\x81\xce\xb1\r\n";  // Greek
+  const EncodedText e = encode_text_body(text);
+  EXPECT_EQ(e.transfer_encoding, "base64");
+  std::string joined;
+  for (const std::string& line : split_crlf_lines(e.bytes)) {
+    EXPECT_LE(line.size(), 76u);
+    joined += line;
+  }
+  EXPECT_EQ(testing::base64_decode(joined), text);
+  EXPECT_LT(e.bytes.size(), quoted_printable_encode(text).size());
+}
+
+TEST(EncodeTextBody, ChoosesTheSmallerEncoding) {
+  std::mt19937 rng(3);
+  for (int round = 0; round < 100; ++round) {
+    std::string text;
+    const int ascii_share = static_cast<int>(rng() % 100);
+    for (int i = 0; i < 300; ++i) text += static_cast<int>(rng() % 100) < ascii_share ? "a" : "\xc3\xa9";
+    const EncodedText e = encode_text_body(text);
+    const std::size_t qp = quoted_printable_encode(text).size();
+    if (e.transfer_encoding == "base64") {
+      EXPECT_LT(e.bytes.size(), qp);
+    } else {
+      ASSERT_EQ(e.transfer_encoding, "quoted-printable");
+      EXPECT_EQ(e.bytes.size(), qp);
+      EXPECT_LE(qp, base64_lines_size(text.size()));
+    }
   }
 }
 
