@@ -194,6 +194,14 @@ bool Front::handle_admin(Conn& c, const HttpRequest& req, const std::string& pat
   if (action == "bounce-all") {
     if (!need("POST")) return true;
     std::string reason = json_string_field(req.body, "reason").value_or("bounced by the operator");
+    // Published before the shards are asked, so a delivery between shards at this moment, or
+    // one coming back from a transaction in flight, is bounced when it turns up.
+    auto live = policies_.current();
+    DomainOverride o;
+    if (auto it = live->overrides.find(domain); it != live->overrides.end()) o = it->second;
+    o.bounce_created_before_ms = now_ms();
+    o.bounce_reason = reason;
+    if (!change_override(c.id, domain, o)) return true;
     ask_shards(c.id, AdminWait::Kind::bounce_all, domain,
                smtp::Reply{550, "5.0.0", fmt::format("administratively bounced: {}", reason)});
     spdlog::info("admin: bounce-all {} ({})", domain, reason);

@@ -5,7 +5,7 @@ namespace ringpost::engine {
 
 bool DomainOverride::empty() const {
   return !msgs_per_second && !connections_per_second && !max_connections && !max_msgs_per_connection &&
-         !max_recipients_per_message && !idle_timeout && suspended_until_ms == 0;
+         !max_recipients_per_message && !idle_timeout && suspended_until_ms == 0 && bounce_created_before_ms == 0;
 }
 
 DeliveryPolicy LivePolicy::effective(const std::string& domain) const {

@@ -26,6 +26,10 @@ struct DomainOverride {
   std::optional<uint32_t> max_recipients_per_message;
   std::optional<std::chrono::milliseconds> idle_timeout;
   int64_t suspended_until_ms = 0;  // 0: not suspended by an operator
+  // bounce-all: recipients of messages created at or before this are bounced wherever they
+  // turn up later (a job between shards, a retry after a transaction in flight); 0 = none.
+  int64_t bounce_created_before_ms = 0;
+  std::string bounce_reason;
   bool empty() const;
 };
 

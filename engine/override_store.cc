@@ -84,10 +84,14 @@ tl::expected<void, api::ApiError> apply_fields(dom::object obj, DomainOverride& 
       auto d = queue::parse_duration(s);
       if (!d) return tl::make_unexpected(bad(field, fmt::format("idle_timeout: {}", d.error())));
       o.idle_timeout = *d;
-    } else if (allow_suspension && field == "suspended_until_ms") {
+    } else if (allow_suspension && (field == "suspended_until_ms" || field == "bounce_created_before_ms")) {
       int64_t ms = 0;
       if (value.get(ms) != simdjson::SUCCESS) return tl::make_unexpected(bad(field, "expected an integer"));
-      o.suspended_until_ms = ms;
+      (field == "suspended_until_ms" ? o.suspended_until_ms : o.bounce_created_before_ms) = ms;
+    } else if (allow_suspension && field == "bounce_reason") {
+      std::string_view r;
+      if (value.get(r) != simdjson::SUCCESS) return tl::make_unexpected(bad(field, "expected a string"));
+      o.bounce_reason = std::string(r);
     } else {
       return tl::make_unexpected(api::ApiError{
           400, "unknown_field",
@@ -133,6 +137,11 @@ std::string to_json(const std::map<std::string, DomainOverride>& overrides) {
       f.push_back(fmt::format("\"max_recipients_per_message\":{}", *o.max_recipients_per_message));
     if (o.idle_timeout) f.push_back(fmt::format("\"idle_timeout\":\"{}ms\"", o.idle_timeout->count()));
     if (o.suspended_until_ms) f.push_back(fmt::format("\"suspended_until_ms\":{}", o.suspended_until_ms));
+    if (o.bounce_created_before_ms) {
+      std::string reason;
+      api::append_json_string(reason, o.bounce_reason);
+      f.push_back(fmt::format("\"bounce_created_before_ms\":{},\"bounce_reason\":{}", o.bounce_created_before_ms, reason));
+    }
     out += fmt::format("{}", fmt::join(f, ","));
     out += '}';
   }

@@ -159,6 +159,7 @@ void Shard::accept_jobs() {
   if (!inbox_.drain(incoming_)) return;
   for (ShardJob& j : incoming_) {
     Delivery d{std::move(j.job.msg), std::move(j.job.recipients), std::move(j.job.body)};
+    if (bounced_by_operator(j.job.domain, d)) continue;
     if (j.route) {
       Site& s = site_for(j.route, j.job.domain);  // routed by a peer: the site is ours
       s.enqueue(std::move(d));
@@ -196,7 +197,17 @@ RoutePtr Shard::static_route(const std::string& domain, const DeliveryPolicy& p)
   return r;
 }
 
+bool Shard::bounced_by_operator(const std::string& domain, const Delivery& d) {
+  if (bounce_marks_.empty()) return false;
+  auto it = bounce_marks_.find(domain);
+  if (it == bounce_marks_.end() || d.msg->created_at_ms > it->second.first) return false;
+  for (const RecipientRef& r : d.recipients)
+    report(d.msg, r.index, queue::RecipientState::bounced, r.attempts, it->second.second);
+  return true;
+}
+
 void Shard::route(const std::string& domain, Delivery d) {
+  if (bounced_by_operator(domain, d)) return;
   RouteEntry& e = routes_[domain];
   if (!e.pending && (e.route || e.failure.code) && e.expires_ms > now_) return dispatch(domain, std::move(d), e);
   if (!e.pending) {
@@ -273,6 +284,11 @@ void Shard::refresh_policies() {
   if (g == policy_generation_) return;
   policy_generation_ = g;
   live_ = policies_.current();
+  bounce_marks_.clear();
+  for (const auto& [domain, o] : live_->overrides)
+    if (o.bounce_created_before_ms)
+      bounce_marks_[domain] = {o.bounce_created_before_ms,
+                               smtp::Reply{550, "5.0.0", fmt::format("administratively bounced: {}", o.bounce_reason)}};
   for (auto& [key, s] : sites_)
     s->set_policy(live_->effective(s->policy_domain()), live_->suspended_until_ms(s->policy_domain()), now_);
 }

@@ -81,6 +81,8 @@ class Shard {
   // The TLS context and session cache for a policy's verification settings, made on first use.
   TlsProfile tls_profile(const DeliveryPolicy& p);
   const std::vector<ResponseRule>& rules() const { return live_->config->rules; }
+  // A delivery of a message an operator bounced (bounce-all) is reported bounced, not sent.
+  bool bounced_by_operator(const std::string& domain, const Delivery& d);
 
  private:
   struct RouteEntry {
@@ -106,6 +108,7 @@ class Shard {
   // Limits changed (SIGHUP or an operator): every site takes the new ones.
   void refresh_policies();
   void run_commands();
+
   ShardAnswer answer(const ShardCommand& cmd);
   // Sends d on its way: cached route → its site (here or on the owning shard); else a lookup.
   void route(const std::string& domain, Delivery d);
@@ -126,6 +129,7 @@ class Shard {
   std::mt19937 jitter_rng_;
   std::vector<ShardCommand> commands_;
   std::unordered_map<std::string, std::size_t> retries_by_domain_;  // deliveries in retries_
+  std::unordered_map<std::string, std::pair<int64_t, smtp::Reply>> bounce_marks_;  // by domain
   std::vector<Shard*> peers_;
   std::vector<bool> peer_touched_;
   ShardCounters counters_;

@@ -298,7 +298,9 @@ void Site::on_body_loaded(BodyLoad& load, int res) {
   if (ok) d.body = std::make_shared<const std::string>(std::move(load.buf));
   std::string where = load.at ? load.at->file->path : "(no location)";
   std::erase_if(loads_, [&](const std::unique_ptr<BodyLoad>& l) { return l.get() == &load; });
-  if (ok) {
+  if (ok && shard_.bounced_by_operator(queue::domain_of(d.msg->recipients[d.recipients.front().index]), d)) {
+    // bounce-all ran while this body was being read.
+  } else if (ok) {
     queue_.push_front(std::move(d));
   } else {
     // The record was checksummed when it was written and when it was recovered: a failed read
