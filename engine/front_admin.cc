@@ -6,7 +6,6 @@
 // the last shard has answered.
 #include <openssl/crypto.h>
 
-#include <ctime>
 #include <optional>
 #include <simdjson.h>
 
@@ -19,6 +18,7 @@
 
 #include "engine/api/api_error.h"
 #include "engine/api/json_escape.h"
+#include "engine/api/rfc3339.h"
 #include "engine/clock.h"
 #include "engine/front.h"
 #include "engine/override_store.h"
@@ -66,22 +66,6 @@ std::optional<std::string> json_string_field(std::string_view body, const char* 
   std::string_view v;
   if (parser.parse(padded).get(root) != simdjson::SUCCESS || root[key].get(v) != simdjson::SUCCESS) return std::nullopt;
   return std::string(v);
-}
-
-// "2026-11-25T22:00:00Z" (or with a fractional second) → epoch ms.
-std::optional<int64_t> parse_rfc3339_utc(const std::string& s) {
-  std::tm tm{};
-  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!end) return std::nullopt;
-  int64_t ms = static_cast<int64_t>(timegm(&tm)) * 1000;
-  if (*end == '.') {
-    int64_t frac = 0, scale = 1000;
-    for (++end; std::isdigit(static_cast<unsigned char>(*end)); ++end)
-      if (scale > 1) frac += (*end - '0') * (scale /= 10);
-    ms += frac;
-  }
-  if (*end != 'Z' || end[1] != '\0') return std::nullopt;
-  return ms;
 }
 
 }  // namespace
@@ -172,10 +156,10 @@ bool Front::handle_admin(Conn& c, const HttpRequest& req, const std::string& pat
         }
         until = now_ms() + d->count();
       } else if (auto u = json_string_field(req.body, "until")) {
-        auto t = parse_rfc3339_utc(*u);
+        auto t = api::parse_rfc3339(*u);
         if (!t) {
           respond(c.id, 400, api::to_json(api::ApiError{400, "invalid_field",
-                                                        "until must be a UTC time like \"2026-11-25T22:00:00Z\"", "until"}));
+                                                        fmt::format("until must be a time like \"2026-11-25T22:00:00Z\": {}", t.error()), "until"}));
           return true;
         }
         until = *t;
