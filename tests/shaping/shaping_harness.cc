@@ -2,6 +2,8 @@
 // restart, and the admin API client and domain-object parser.
 #include "tests/shaping/shaping_harness.h"
 
+#include "tests/integration/http_client.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -52,18 +54,6 @@ int64_t num(element ev, const char* key) {
   int64_t v = 0;
   if (ev[key].get(v)) return 0;
   return v;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
 }
 
 }  // namespace
@@ -307,98 +297,10 @@ tl::expected<void, std::string> ShapingServer::launch() {
 tl::expected<it::HttpResponse, std::string> admin_request(uint16_t port, std::string_view method,
                                                           std::string_view target, std::string_view body,
                                                           std::string_view authorization) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return tl::unexpected(fmt::format("socket: {}", std::strerror(errno)));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  timeval tv{};
-  tv.tv_sec = 15;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    return tl::unexpected(fmt::format("connect 127.0.0.1:{}: {}", port, std::strerror(errno)));
-  std::string req = fmt::format("{} {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n", method, target, port);
-  if (!authorization.empty()) req += fmt::format("Authorization: {}\r\n", authorization);
-  if (!body.empty()) req += "Content-Type: application/json\r\n";
-  if (!body.empty() || method == "POST" || method == "PUT") req += fmt::format("Content-Length: {}\r\n", body.size());
-  req += "\r\n";
-  req += body;
-  std::string_view rest = req;
-  while (!rest.empty()) {
-    ssize_t n = ::send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return tl::unexpected(fmt::format("send: {}", std::strerror(errno)));
-    }
-    rest.remove_prefix(static_cast<std::size_t>(n));
-  }
-  // Read the head, then the body by Content-Length (or to EOF).
-  std::string buf;
-  char chunk[65536];
-  auto fill = [&]() -> tl::expected<bool, std::string> {
-    for (;;) {
-      ssize_t got = ::recv(fd, chunk, sizeof chunk, 0);
-      if (got == 0) return false;
-      if (got < 0) {
-        if (errno == EINTR) continue;
-        return tl::unexpected(fmt::format("recv: {}", errno == EAGAIN ? "no response within 15 s" : std::strerror(errno)));
-      }
-      buf.append(chunk, static_cast<std::size_t>(got));
-      if (buf.size() > (64u << 20)) return tl::unexpected(std::string("response over 64 MiB"));
-      return true;
-    }
-  };
-  std::size_t head_end;
-  for (int i = 0; (head_end = buf.find("\r\n\r\n")) == std::string::npos; ++i) {
-    auto more = fill();
-    if (!more) return tl::unexpected(more.error());
-    if (!*more || i > 100000) return tl::unexpected(fmt::format("EOF before the response head: {:?}", clip(buf, 200)));
-  }
-  it::HttpResponse resp;
-  std::string_view head(buf.data(), head_end);
-  auto line_end = head.find("\r\n");
-  std::string_view status_line = head.substr(0, line_end);
-  if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1.")
-    return tl::unexpected(fmt::format("bad status line {:?}", std::string(status_line)));
-  std::from_chars(status_line.data() + 9, status_line.data() + 12, resp.status);
-  std::string_view hs = line_end == std::string_view::npos ? std::string_view{} : head.substr(line_end + 2);
-  while (!hs.empty()) {
-    auto eol = hs.find("\r\n");
-    std::string_view l = hs.substr(0, eol);
-    hs = eol == std::string_view::npos ? std::string_view{} : hs.substr(eol + 2);
-    auto colon = l.find(':');
-    if (colon != std::string_view::npos)
-      resp.headers.emplace_back(lower(trim(l.substr(0, colon))), std::string(trim(l.substr(colon + 1))));
-  }
-  std::string body_bytes = buf.substr(head_end + 4);
-  buf = std::move(body_bytes);
-  if (std::string cl = resp.header("content-length"); !cl.empty()) {
-    std::size_t len = 0;
-    std::from_chars(cl.data(), cl.data() + cl.size(), len);
-    for (int i = 0; buf.size() < len && i < 100000; ++i) {
-      auto more = fill();
-      if (!more) return tl::unexpected(more.error());
-      if (!*more) return tl::unexpected(fmt::format("EOF after {} of {} body bytes", buf.size(), len));
-    }
-    resp.body = buf.substr(0, len);
-  } else if (lower(resp.header("transfer-encoding")).find("chunked") != std::string::npos) {
-    return tl::unexpected(std::string("chunked admin responses are not handled by this client"));
-  } else {
-    for (int i = 0; i < 100000; ++i) {
-      auto more = fill();
-      if (!more) return tl::unexpected(more.error());
-      if (!*more) break;
-    }
-    resp.body = buf;
-  }
-  resp.server_closes = true;
-  return resp;
+  // One connection per call: a refused request must not leave state behind for the next one.
+  it::HttpClient http(port);
+  if (!authorization.empty()) http.set_header("Authorization", std::string(authorization));
+  return http.request(method, target, body, body.empty() ? "" : "application/json");
 }
 
 std::optional<int64_t> duration_ms(std::string_view text) {
