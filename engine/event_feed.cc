@@ -58,6 +58,7 @@ std::string feed_json(const std::vector<const FeedEvent*>& events, const std::st
     api::append_json_string(out, e.message_id);
     out += ",\"recipient\":";
     api::append_json_string(out, e.recipient);
+    if (!e.tags_json.empty()) out += ",\"tags\":" + e.tags_json;
     out += fmt::format(",\"attempts\":{},\"reply\":", e.attempts);
     if (e.reply.code == 0) {
       out += "null";

@@ -26,6 +26,7 @@ struct FeedEvent {
   std::string owner;  // the API key that submitted the message; only it sees the event
   uint32_t attempts = 0;
   smtp::Reply reply;
+  std::string tags_json;  // the message's tags as a JSON object's text, or empty
   std::string cursor() const;
 };
 

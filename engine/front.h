@@ -97,6 +97,8 @@ class Front {
     std::vector<std::shared_ptr<const std::string>> bodies;  // parallel to msgs, once rendered (and signed)
     std::string owner;  // the API key's name; empty without keys
     IdempotencyContext idem;
+    std::vector<std::string> tags;      // per message: a JSON object's text, or empty
+    std::vector<std::string> metadata;  // per message: a JSON object's text, or empty
   };
   void accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool batch);
   void on_signed();
@@ -117,7 +119,7 @@ class Front {
   };
   void handle_events(Conn& c, const HttpRequest& req);
   void feed(const SpooledMessage& msg, uint32_t recipient, std::string_view type, uint32_t attempts,
-            const smtp::Reply& reply, const std::string& owner, int64_t at_ms);
+            const smtp::Reply& reply, const std::string& owner, const std::string& tags, int64_t at_ms);
   void wake_feed_waiters(bool expire_only);
   void rebuild_feed(const std::vector<queue::Message>& messages);
 

@@ -152,6 +152,19 @@ void Front::accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool 
     s->created_at_ms = now;
     s->recipients = m.envelope_recipients();
     std::string body = api::render_message(m, s->id, cfg_.hostname, now / 1000);
+    std::string tags;
+    if (!m.tags.empty()) {
+      tags = "{";
+      for (const auto& [k, v] : m.tags) {
+        if (tags.size() > 1) tags += ',';
+        api::append_json_string(tags, k);
+        tags += ':';
+        api::append_json_string(tags, v);
+      }
+      tags += '}';
+    }
+    p.tags.push_back(std::move(tags));
+    p.metadata.push_back(m.metadata.value_or(std::string()));
     if (sign)
       job->items.push_back(SignItem{std::move(body), RequestField{batch, i, m.raw.has_value()}, std::nullopt});
     else

@@ -68,8 +68,9 @@ void Front::handle_events(Conn& c, const HttpRequest& req) {
 }
 
 void Front::feed(const SpooledMessage& msg, uint32_t recipient, std::string_view type, uint32_t attempts,
-                 const smtp::Reply& reply, const std::string& owner, int64_t at_ms) {
-  feed_.append(FeedEvent{0, 0, std::string(type), msg.id, msg.recipients[recipient], owner, attempts, reply}, at_ms);
+                 const smtp::Reply& reply, const std::string& owner, const std::string& tags, int64_t at_ms) {
+  feed_.append(FeedEvent{0, 0, std::string(type), msg.id, msg.recipients[recipient], owner, attempts, reply, tags},
+               at_ms);
   feed_grew_ = true;
 }
 
@@ -123,7 +124,8 @@ void Front::rebuild_feed(const std::vector<queue::Message>& messages) {
   for (const Item& i : items) {
     const queue::Recipient& rc = i.m->recipients[i.r];
     feed_.append(FeedEvent{0, 0, i.accepted ? "accepted" : std::string(queue::to_string(rc.state)), i.m->id,
-                           rc.address, i.m->owner, i.accepted ? 0 : rc.attempts, i.accepted ? smtp::Reply{} : rc.last_reply},
+                           rc.address, i.m->owner, i.accepted ? 0 : rc.attempts,
+                           i.accepted ? smtp::Reply{} : rc.last_reply, i.m->tags_json},
                  i.at);
   }
 }

@@ -197,6 +197,8 @@ void Front::spool_and_answer(PendingAccept p) {
     const auto& s = p.msgs[i];
     queue::AcceptRecord rec{s->id, s->from, p.now_ms, s->recipients, *p.bodies[i], {}};
     if (!p.owner.empty()) rec.ext.emplace_back("owner", p.owner);
+    if (!p.tags[i].empty()) rec.ext.emplace_back("tags", p.tags[i]);
+    if (!p.metadata[i].empty()) rec.ext.emplace_back("metadata", p.metadata[i]);
     // Enough to rebuild the first answer after a restart: which request, and its shape.
     if (!p.idem.key.empty())
       rec.ext.emplace_back("idempotency", fmt::format("{}\n{}\n{}", p.idem.batch ? 'b' : 's', p.idem.key, p.idem.hash));
@@ -223,11 +225,12 @@ void Front::spool_and_answer(PendingAccept p) {
             BodyRef{at.file, at.offset + body_pos[i], static_cast<uint32_t>(p.bodies[i]->size())}));
         ledger_.accepted(s->segment_seq, true);
         live_.emplace(s->id, s);
-        queue::Message m{s->id, s->from, s->created_at_ms, {}, nullptr, {}, p.owner, {}, {}, {}};
+        queue::Message m{s->id, s->from, s->created_at_ms, {}, nullptr, {}, p.owner, p.tags[i], p.metadata[i], {}};
         for (const std::string& r : s->recipients)
           m.recipients.push_back(queue::Recipient{r, queue::RecipientState::queued, 0, {}, s->created_at_ms, {}, false});
         dispatch(s, m.recipients, p.bodies[i]);
-        for (uint32_t r = 0; r < s->recipients.size(); ++r) feed(*s, r, "accepted", 0, {}, p.owner, s->created_at_ms);
+        for (uint32_t r = 0; r < s->recipients.size(); ++r)
+          feed(*s, r, "accepted", 0, {}, p.owner, p.tags[i], s->created_at_ms);
         status_.add(std::move(m));
         if (batch) {
           if (i) body += ',';
@@ -261,7 +264,9 @@ void Front::apply_events() {
         [[maybe_unused]] bool ok = queue::append_outcome(
             spool_->buffer(), queue::OutcomeRecord{e.msg->id, e.recipient, e.state, e.attempts, e.at_ms, e.reply});
       const queue::Message* m = status_.find(e.msg->id);
-      feed(*e.msg, e.recipient, queue::to_string(e.state), e.attempts, e.reply, m ? m->owner : std::string(), e.at_ms);
+      static const std::string kNone;
+      feed(*e.msg, e.recipient, queue::to_string(e.state), e.attempts, e.reply, m ? m->owner : kNone,
+           m ? m->tags_json : kNone, e.at_ms);
       if (queue::is_final(e.state) && m && all_final(*m)) on_finished(*e.msg, e.at_ms);
     }
     event_batch_.clear();
@@ -328,7 +333,9 @@ void Front::compact_oldest() {
     }
     const queue::Message* m = status_.find(s->id);
     queue::AcceptRecord rec{s->id, s->from, s->created_at_ms, s->recipients, body, {}};
-    if (m && !m->owner.empty()) rec.ext.emplace_back("owner", m->owner);  // the copy keeps its owner
+    if (m && !m->owner.empty()) rec.ext.emplace_back("owner", m->owner);  // the copy keeps its owner...
+    if (m && !m->tags_json.empty()) rec.ext.emplace_back("tags", m->tags_json);  // ...tags and metadata
+    if (m && !m->metadata_json.empty()) rec.ext.emplace_back("metadata", m->metadata_json);
     [[maybe_unused]] bool ok = queue::append_accept(spool_->buffer(), rec);
     body_pos.push_back(spool_->buffer().size() - body.size());
     body_size.push_back(at->size);

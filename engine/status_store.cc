@@ -65,7 +65,11 @@ std::string message_status_json(const queue::Message& m) {
   api::append_json_string(out, m.id);
   out += ",\"from\":";
   api::append_json_string(out, m.from);
-  out += ",\"created_at\":\"" + rfc3339_ms(m.created_at_ms) + "\",\"recipients\":[";
+  out += ",\"created_at\":\"" + rfc3339_ms(m.created_at_ms) + "\"";
+  // Stored as the JSON objects' text (validated at submission), so echoed as they are.
+  if (!m.tags_json.empty()) out += ",\"tags\":" + m.tags_json;
+  if (!m.metadata_json.empty()) out += ",\"metadata\":" + m.metadata_json;
+  out += ",\"recipients\":[";
   bool first = true;
   for (const queue::Recipient& r : m.recipients) {
     if (!first) out += ',';

@@ -140,5 +140,43 @@ TEST_F(Events, FeedPagesLongPollsAndSurvivesARestart) {
   EXPECT_TRUE(has(rebuilt->events, *later, "accepted"));
 }
 
+// Tags and metadata come back as given: in the message's status and, tags, in its events; and
+// still after kill -9 and a restart (they are in the spool's ACCEPT record).
+TEST_F(Events, TagsAndMetadataAreEchoedInStatusAndEventsAndSurviveARestart) {
+  auto ports = pick_free_ports(2);
+  ASSERT_TRUE(ports);
+  auto sink = SmtpSink::start(dir_.path() / "sink", (*ports)[1]);
+  ASSERT_TRUE(sink) << sink.error();
+  ServerConfig cfg;
+  cfg.http_port = (*ports)[0];
+  cfg.domains = {{"sink.test", fmt::format("127.0.0.1:{}", sink->port())}};
+  auto server = RingpostServer::start(dir_.path(), cfg);
+  ASSERT_TRUE(server) << server.error();
+  HttpClient http(server->port());
+  auto r = http.post_json("/v1/messages", R"({"from":"a@example.test","to":["t@sink.test"],"subject":"s","text":"t",
+    "tags":{"campaign":"spring \"sale\"","tier":"gold"},"metadata":{"order":12345,"items":[1,2.50],"note":null}})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202) << r->body;
+  const std::string id = r->body.substr(r->body.find("\"id\":\"") + 6, 26);
+  const std::string tags = R"("tags":{"campaign":"spring \"sale\"","tier":"gold"})";
+  const std::string metadata = R"("metadata":{"order":12345,"items":[1,2.50],"note":null})";
+  auto check = [&](HttpClient& c, const char* when) {
+    auto st = c.get("/v1/messages/" + id);
+    ASSERT_TRUE(st);
+    EXPECT_NE(st->body.find(tags), std::string::npos) << when << ": " << st->body;
+    EXPECT_NE(st->body.find(metadata), std::string::npos) << when << ": " << st->body;
+    auto ev = c.get("/v1/events?limit=1000");
+    ASSERT_TRUE(ev);
+    EXPECT_NE(ev->body.find(tags), std::string::npos) << when << ": " << ev->body;
+  };
+  ASSERT_TRUE(wait_until(10s, 50ms, [&] { return sink->message_count() >= 1; }));
+  check(http, "before the restart");
+  server->kill9();
+  auto restarted = server->restart();
+  ASSERT_TRUE(restarted) << restarted.error();
+  HttpClient after(server->port());
+  check(after, "after kill -9 and restart");
+}
+
 }  // namespace
 }  // namespace ringpost::it
