@@ -52,6 +52,7 @@ struct DeliveryEvent {
   smtp::Reply reply;
   int64_t at_ms = 0;
   std::string site;  // the site (MX host set or route) the attempt went to; empty before routing
+  std::string host;  // the endpoint (MX host and address) that answered; empty without a connection
 };
 
 }  // namespace ringpost::engine

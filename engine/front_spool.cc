@@ -227,7 +227,7 @@ void Front::spool_and_answer(PendingAccept p) {
         live_.emplace(s->id, s);
         queue::Message m{s->id, s->from, s->created_at_ms, {}, nullptr, {}, p.owner, p.tags[i], p.metadata[i], {}};
         for (const std::string& r : s->recipients)
-          m.recipients.push_back(queue::Recipient{r, queue::RecipientState::queued, 0, {}, s->created_at_ms, {}, false});
+          m.recipients.push_back(queue::Recipient{r, queue::RecipientState::queued, 0, {}, s->created_at_ms, {}, false, {}});
         dispatch(s, m.recipients, p.bodies[i]);
         for (uint32_t r = 0; r < s->recipients.size(); ++r)
           feed(*s, r, "accepted", 0, {}, p.owner, p.tags[i], s->created_at_ms);
@@ -257,7 +257,7 @@ void Front::apply_events() {
   event_batch_.clear();
   while (events_.drain(event_batch_)) {
     for (const DeliveryEvent& e : event_batch_) {
-      status_.apply(e.msg->id, e.recipient, e.state, e.attempts, e.reply, e.at_ms, e.site);
+      status_.apply(e.msg->id, e.recipient, e.state, e.attempts, e.reply, e.at_ms, e.site, e.host);
       // An outcome record is small (the reply text is bounded by the SMTP reply parser), so
       // the size refusal cannot happen here; losing one would only mean a redelivery.
       if (spool_)

@@ -378,8 +378,8 @@ void Shard::tick() {
 }
 
 void Shard::report(const std::shared_ptr<const SpooledMessage>& msg, uint32_t rcpt, queue::RecipientState state,
-                   uint32_t attempts, const smtp::Reply& reply, const std::string& site) {
-  outgoing_.push_back(DeliveryEvent{msg, rcpt, state, attempts, reply, now_, site});
+                   uint32_t attempts, const smtp::Reply& reply, const std::string& site, const std::string& host) {
+  outgoing_.push_back(DeliveryEvent{msg, rcpt, state, attempts, reply, now_, site, host});
 }
 
 void Shard::schedule_retry(Delivery d, int64_t at_ms) {
@@ -391,15 +391,16 @@ void Shard::schedule_retry(Delivery d, int64_t at_ms) {
 }
 
 void Shard::defer_recipient(const RecipientRef& r, const smtp::Reply& why, const queue::RetryPolicy& retry,
-                            Delivery& again, int64_t& again_at, const std::string& site) {
+                            Delivery& again, int64_t& again_at, const std::string& site,
+                            const std::string& host) {
   uint32_t attempts = r.attempts + 1;
   std::uniform_real_distribution<double> jitter(-1.0, 1.0);
   auto at = retry.next_attempt_at_ms(attempts, again.msg->created_at_ms, now_, jitter(jitter_rng_));
   if (!at) {
-    report(again.msg, r.index, queue::RecipientState::expired, attempts, why, site);
+    report(again.msg, r.index, queue::RecipientState::expired, attempts, why, site, host);
     return;
   }
-  report(again.msg, r.index, queue::RecipientState::deferred, attempts, why, site);
+  report(again.msg, r.index, queue::RecipientState::deferred, attempts, why, site, host);
   again.recipients.push_back({r.index, attempts});
   again_at = *at;
 }

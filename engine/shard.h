@@ -66,15 +66,18 @@ class Shard {
   Ring& ring() { return *ring_; }
   int64_t now() const { return now_; }
   const std::string& hostname() const { return cfg_.hostname; }
+  // `host`: the MX host (endpoint) the attempt talked to, for the status' attempt history.
   void report(const std::shared_ptr<const SpooledMessage>& msg, uint32_t rcpt, queue::RecipientState state,
-              uint32_t attempts, const smtp::Reply& reply, const std::string& site = {});
+              uint32_t attempts, const smtp::Reply& reply, const std::string& site = {},
+              const std::string& host = {});
   void schedule_retry(Delivery d, int64_t at_ms);
   // Counts an attempt for every recipient of d and retries or expires them by policy.
   void defer(Delivery d, const smtp::Reply& why, const queue::RetryPolicy& retry, const std::string& site = {});
   // One recipient's failed attempt: reported deferred and added to `again` (its next
   // attempt goes to again_at), or reported expired once the policy gives up.
   void defer_recipient(const RecipientRef& r, const smtp::Reply& why, const queue::RetryPolicy& retry,
-                       Delivery& again, int64_t& again_at, const std::string& site = {});
+                       Delivery& again, int64_t& again_at, const std::string& site = {},
+                       const std::string& host = {});
   void mark_dirty(Site& s) { dirty_.insert(&s); }
   // Stopping: sites hand out no more mail and close idle connections with QUIT.
   bool draining() const { return draining_; }

@@ -327,14 +327,16 @@ void Site::collect_results(SmtpConnection& conn, int64_t now) {
       uint32_t attempts = r.attempts + 1;
       switch (res.outcome) {
         case smtp::Outcome::delivered:
-          shard_.report(d->msg, r.index, queue::RecipientState::delivered, attempts, res.reply, key());
+          shard_.report(d->msg, r.index, queue::RecipientState::delivered, attempts, res.reply, key(),
+                        conn.endpoint().label);
           any_delivered = true;
           break;
         case smtp::Outcome::bounced:
-          shard_.report(d->msg, r.index, queue::RecipientState::bounced, attempts, res.reply, key());
+          shard_.report(d->msg, r.index, queue::RecipientState::bounced, attempts, res.reply, key(),
+                        conn.endpoint().label);
           break;
         case smtp::Outcome::deferred:
-          shard_.defer_recipient(r, res.reply, retry_, again, again_at, key());
+          shard_.defer_recipient(r, res.reply, retry_, again, again_at, key(), conn.endpoint().label);
           break;
       }
     }

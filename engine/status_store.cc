@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/api/bounce_class.h"
 #include "engine/api/json_escape.h"
 
 namespace ringpost::engine {
@@ -19,13 +20,17 @@ void StatusStore::add(queue::Message m) {
 }
 
 bool StatusStore::apply(const std::string& id, uint32_t recipient, queue::RecipientState state, uint32_t attempts,
-                        const smtp::Reply& reply, int64_t at_ms, const std::string& site) {
+                        const smtp::Reply& reply, int64_t at_ms, const std::string& site, const std::string& host) {
   auto it = messages_.find(id);
   if (it == messages_.end() || recipient >= it->second.recipients.size()) return false;
   queue::Recipient& r = it->second.recipients[recipient];
   if (queue::is_final(r.state) && !queue::is_final(state)) return true;
   --counts_[static_cast<std::size_t>(r.state)];
   ++counts_[static_cast<std::size_t>(state)];
+  if (attempts > r.attempts || reply.code != 0) {
+    r.history.push_back(queue::Attempt{at_ms, host, state, reply});
+    if (r.history.size() > queue::kMaxAttemptHistory) r.history.erase(r.history.begin());
+  }
   r.state = state;
   r.attempts = attempts;
   r.last_reply = reply;
@@ -94,6 +99,32 @@ std::string message_status_json(const queue::Message& m) {
     // Unfinished when the process last stopped: the attempt in flight then may have reached
     // the receiver, so a delivery after this may be the second one (at least once).
     if (r.recovered) out += ",\"recovered\":true";
+    // What kind of failure, for agents that must not parse replies (RFC 3463 codes and text).
+    if (r.last_reply.code >= 400)
+      out += fmt::format(",\"classification\":\"{}\"",
+                         api::classify_bounce(r.last_reply.code, r.last_reply.enhanced, r.last_reply.text));
+    if (!r.history.empty()) {
+      out += ",\"history\":[";
+      for (std::size_t i = 0; i < r.history.size(); ++i) {
+        const queue::Attempt& a = r.history[i];
+        if (i) out += ',';
+        out += fmt::format("{{\"at\":\"{}\",\"state\":\"{}\",\"host\":", rfc3339_ms(a.at_ms), queue::to_string(a.state));
+        if (a.host.empty()) out += "null";
+        else api::append_json_string(out, a.host);
+        out += ",\"reply\":";
+        if (a.reply.code == 0) {
+          out += "null";
+        } else {
+          out += fmt::format("{{\"code\":{},\"enhanced\":", a.reply.code);
+          api::append_json_string(out, a.reply.enhanced);
+          out += ",\"text\":";
+          api::append_json_string(out, a.reply.text);
+          out += '}';
+        }
+        out += '}';
+      }
+      out += ']';
+    }
     out += '}';
   }
   out += "]}";

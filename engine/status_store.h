@@ -19,7 +19,7 @@ class StatusStore {
   // False when the id or recipient is unknown. A final state is never replaced by a
   // non-final one, so a late "deferred" cannot resurrect a delivered recipient.
   bool apply(const std::string& id, uint32_t recipient, queue::RecipientState state, uint32_t attempts,
-             const smtp::Reply& reply, int64_t at_ms, const std::string& site = {});
+             const smtp::Reply& reply, int64_t at_ms, const std::string& site = {}, const std::string& host = {});
   const queue::Message* find(const std::string& id) const;
   // Forgets a message (status retention ran out).
   void erase(const std::string& id);

@@ -30,6 +30,15 @@ constexpr bool is_final(RecipientState s) {
   return s == RecipientState::delivered || s == RecipientState::bounced || s == RecipientState::expired;
 }
 
+// One delivery attempt as GET /v1/messages/{id} shows it. Kept in memory only (the spool keeps
+// each recipient's latest outcome), the last few per recipient.
+struct Attempt {
+  int64_t at_ms = 0;
+  std::string host;  // endpoint that answered, e.g. "mx1.example.com[192.0.2.1]:25"; empty if none did
+  RecipientState state = RecipientState::queued;
+  smtp::Reply reply;
+};
+
 struct Recipient {
   std::string address;            // as submitted, e.g. "Bob@Example.test"
   RecipientState state = RecipientState::queued;
@@ -38,7 +47,10 @@ struct Recipient {
   int64_t updated_at_ms = 0;      // unix epoch milliseconds
   std::string site;               // where the last attempt went (MX host set or route); not spooled
   bool recovered = false;         // re-queued by a spool recovery: a delivery after it may be a repeat
+  std::vector<Attempt> history;   // latest last; at most kMaxAttemptHistory
 };
+
+inline constexpr std::size_t kMaxAttemptHistory = 10;
 
 // Where a message's body lies in the spool: file (an index into the recovered file list, or
 // the engine's segment number), byte offset and size. Bodies of queued messages stay on disk

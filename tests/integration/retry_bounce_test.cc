@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include "tests/integration/free_port.h"
 #include "tests/integration/ringpost_api.h"
@@ -15,6 +16,21 @@
 
 namespace ringpost::it {
 namespace {
+
+// recipients[index] of GET /v1/messages/{id}, parsed (history and classification are not in the
+// typed RecipientStatus).
+struct Raw {
+  simdjson::dom::parser parser;
+  simdjson::dom::element recipient;
+};
+::testing::AssertionResult raw_recipient(RingpostApi& api, const std::string& id, std::size_t index, Raw& out) {
+  auto r = api.http().get("/v1/messages/" + id);
+  if (!r) return ::testing::AssertionFailure() << r.error();
+  simdjson::dom::element root;
+  if (out.parser.parse(r->body).get(root) || root["recipients"].at(index).get(out.recipient))
+    return ::testing::AssertionFailure() << "unexpected status body: " << r->body;
+  return ::testing::AssertionSuccess();
+}
 
 using namespace std::chrono_literals;
 
@@ -86,6 +102,26 @@ TEST_F(Retry, TempFailThenDelivered) {
     EXPECT_EQ(r.last_reply->code, 250) << summarize(final_status);
   }
 
+  // The status keeps each attempt: the 451 deferral and then the delivery, with the host.
+  for (std::size_t i = 0; i < rcpts.size(); ++i) {
+    Raw raw;
+    ASSERT_TRUE(raw_recipient(api, *id, i, raw));
+    simdjson::dom::array history;
+    ASSERT_FALSE(raw.recipient["history"].get(history)) << simdjson::to_string(raw.recipient);
+    ASSERT_EQ(history.size(), 2u) << simdjson::to_string(raw.recipient);
+    std::string_view state, host;
+    int64_t code = 0;
+    ASSERT_FALSE(history.at(0)["state"].get(state) || history.at(0)["reply"]["code"].get(code) ||
+                 history.at(0)["host"].get(host));
+    EXPECT_EQ(state, "deferred");
+    EXPECT_EQ(code, 451);
+    EXPECT_NE(host.find(std::to_string(smtp->port())), std::string_view::npos) << host;
+    ASSERT_FALSE(history.at(1)["state"].get(state) || history.at(1)["reply"]["code"].get(code));
+    EXPECT_EQ(state, "delivered");
+    EXPECT_EQ(code, 250);
+    EXPECT_TRUE(raw.recipient["classification"].error()) << "a delivered recipient has no failure class";
+  }
+
   // Far side: two RCPT attempts per recipient, and one accepted copy for each.
   auto log = smtp->log();
   ASSERT_TRUE(log) << log.error();
@@ -133,6 +169,11 @@ TEST_F(Bounce, PermanentFailureBounces) {
   ASSERT_TRUE(r.last_reply) << history;
   EXPECT_EQ(r.last_reply->code, 550);
   EXPECT_EQ(r.last_reply->enhanced, "5.1.1");
+  Raw raw;
+  ASSERT_TRUE(raw_recipient(api, *id, 0, raw));
+  std::string_view cls;
+  ASSERT_FALSE(raw.recipient["classification"].get(cls)) << simdjson::to_string(raw.recipient);
+  EXPECT_EQ(cls, "unknown_user") << "550 5.1.1 is an unknown user, so an agent can drop the address";
 
   std::this_thread::sleep_for(3s);
   auto later = api.status(*id);
