@@ -22,6 +22,7 @@ struct SpooledMessage {
   std::string id;
   std::string from;
   int64_t created_at_ms = 0;
+  int64_t send_at_ms = 0;  // scheduled send: no attempt before this (0 = at once)
   std::vector<std::string> recipients;
   // Where the body lies on disk. Written by the front (compaction), read by shards loading a
   // body; std::atomic<shared_ptr> keeps the old location alive for a reader that got it.

@@ -150,6 +150,7 @@ void Front::accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool 
     s->id = api::new_message_id();
     s->from = m.from;
     s->created_at_ms = now;
+    s->send_at_ms = m.send_at_ms.value_or(0) > now ? *m.send_at_ms : 0;
     s->recipients = m.envelope_recipients();
     std::string body = api::render_message(m, s->id, cfg_.hostname, now / 1000);
     std::string tags;

@@ -89,6 +89,7 @@ tl::expected<std::size_t, std::string> Front::recover() {
     s->id = m.id;
     s->from = m.from;
     s->created_at_ms = m.created_at_ms;
+    s->send_at_ms = m.send_at_ms;
     s->segment_seq = m.body_at.file;
     s->body_at.store(std::make_shared<const BodyRef>(
         BodyRef{recovered_segments_[m.body_at.file], m.body_at.offset, m.body_at.size}));
@@ -199,6 +200,7 @@ void Front::spool_and_answer(PendingAccept p) {
     if (!p.owner.empty()) rec.ext.emplace_back("owner", p.owner);
     if (!p.tags[i].empty()) rec.ext.emplace_back("tags", p.tags[i]);
     if (!p.metadata[i].empty()) rec.ext.emplace_back("metadata", p.metadata[i]);
+    if (s->send_at_ms) rec.ext.emplace_back("send_at", std::to_string(s->send_at_ms));
     // Enough to rebuild the first answer after a restart: which request, and its shape.
     if (!p.idem.key.empty())
       rec.ext.emplace_back("idempotency", fmt::format("{}\n{}\n{}", p.idem.batch ? 'b' : 's', p.idem.key, p.idem.hash));
@@ -336,6 +338,7 @@ void Front::compact_oldest() {
     if (m && !m->owner.empty()) rec.ext.emplace_back("owner", m->owner);  // the copy keeps its owner...
     if (m && !m->tags_json.empty()) rec.ext.emplace_back("tags", m->tags_json);  // ...tags and metadata
     if (m && !m->metadata_json.empty()) rec.ext.emplace_back("metadata", m->metadata_json);
+    if (s->send_at_ms) rec.ext.emplace_back("send_at", std::to_string(s->send_at_ms));
     [[maybe_unused]] bool ok = queue::append_accept(spool_->buffer(), rec);
     body_pos.push_back(spool_->buffer().size() - body.size());
     body_size.push_back(at->size);

@@ -160,6 +160,11 @@ void Shard::accept_jobs() {
   for (ShardJob& j : incoming_) {
     Delivery d{std::move(j.job.msg), std::move(j.job.recipients), std::move(j.job.body)};
     if (bounced_by_operator(j.job.domain, d)) continue;
+    // A scheduled message waits in the retry heap until its time, without an attempt counted.
+    if (const int64_t at = d.msg->send_at_ms; at > now_ && !j.route) {
+      schedule_retry(std::move(d), at);
+      continue;
+    }
     if (j.route) {
       Site& s = site_for(j.route, j.job.domain);  // routed by a peer: the site is ours
       s.enqueue(std::move(d));

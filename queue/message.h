@@ -74,6 +74,7 @@ struct Message {
   std::string tags_json;
   std::string metadata_json;
   std::string idempotency;
+  int64_t send_at_ms = 0;  // scheduled send (0 = at once)
 };
 
 // The part of an address after the last '@', lower-cased: the routing key.

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <system_error>
@@ -180,6 +181,7 @@ void Recovery::apply_accept(const std::string& name, uint64_t pos, uint64_t reco
     else if (k == "tags") m.tags_json = std::move(v);
     else if (k == "metadata") m.metadata_json = std::move(v);
     else if (k == "idempotency") m.idempotency = std::move(v);
+    else if (k == "send_at") m.send_at_ms = std::strtoll(v.c_str(), nullptr, 10);
   }
   // The body is the payload's last field, so it ends where the record ends.
   m.body_at = BodyLocation{static_cast<uint32_t>(out_.files.size() - 1), record_end - r.body.size(),

@@ -2,6 +2,7 @@
 // reply, cursors that page without repeats, a long poll answered by a new event, bad cursors
 // refused, and the feed rebuilt from the spool after kill -9.
 #include <atomic>
+#include <ctime>
 #include <thread>
 
 #include <fmt/format.h>
@@ -176,6 +177,54 @@ TEST_F(Events, TagsAndMetadataAreEchoedInStatusAndEventsAndSurviveARestart) {
   ASSERT_TRUE(restarted) << restarted.error();
   HttpClient after(server->port());
   check(after, "after kill -9 and restart");
+}
+
+}  // namespace
+}  // namespace ringpost::it
+
+namespace ringpost::it {
+namespace {
+
+// send_at: nothing reaches the sink before the time, then it does, with no attempt counted for
+// the wait; and a restart in between keeps the schedule.
+TEST_F(Events, SendAtHoldsTheMessageUntilItsTimeAcrossARestart) {
+  auto ports = pick_free_ports(2);
+  ASSERT_TRUE(ports);
+  auto sink = SmtpSink::start(dir_.path() / "sink", (*ports)[1]);
+  ASSERT_TRUE(sink) << sink.error();
+  ServerConfig cfg;
+  cfg.http_port = (*ports)[0];
+  cfg.domains = {{"sink.test", fmt::format("127.0.0.1:{}", sink->port())}};
+  auto server = RingpostServer::start(dir_.path(), cfg);
+  ASSERT_TRUE(server) << server.error();
+  const auto at = std::chrono::system_clock::now() + 4s;
+  const std::time_t secs = std::chrono::system_clock::to_time_t(at);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char when[32];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  HttpClient http(server->port());
+  auto r = http.post_json("/v1/messages", fmt::format(R"({{"from":"a@example.test","to":["later@sink.test"],
+    "subject":"s","text":"t","send_at":"{}"}})", when));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202) << r->body;
+  auto now = http.post_json("/v1/messages", R"({"from":"a@example.test","to":["now@sink.test"],"subject":"s","text":"t"})");
+  ASSERT_TRUE(now && now->status == 202);
+  ASSERT_TRUE(wait_until(10s, 20ms, [&] { return sink->message_count() >= 1; }));
+  server->kill9();
+  auto restarted = server->restart();
+  ASSERT_TRUE(restarted) << restarted.error();
+  EXPECT_EQ(sink->message_count(), 1) << "the scheduled message left before its time";
+  ASSERT_TRUE(wait_until(15s, 50ms, [&] { return sink->message_count() >= 2; })) << "never sent";
+  const auto arrived = std::chrono::system_clock::now();
+  EXPECT_GE(arrived + 1s, at) << "sent more than a second before send_at (the second is send_at's resolution)";
+  RingpostApi api(server->port());
+  const std::string id = r->body.substr(r->body.find("\"id\":\"") + 6, 26);
+  ASSERT_TRUE(wait_until(5s, 50ms, [&] {
+    auto st = api.status(id);
+    return st && st->recipients[0].state == "delivered";
+  }));
+  EXPECT_EQ(api.status(id)->recipients[0].attempts, 1) << "waiting for send_at counted as an attempt";
 }
 
 }  // namespace
