@@ -400,7 +400,9 @@ void Shard::defer_recipient(const RecipientRef& r, const smtp::Reply& why, const
                             const std::string& host) {
   uint32_t attempts = r.attempts + 1;
   std::uniform_real_distribution<double> jitter(-1.0, 1.0);
-  auto at = retry.next_attempt_at_ms(attempts, again.msg->created_at_ms, now_, jitter(jitter_rng_));
+  // A scheduled message's age starts at its send time, not when it was handed in.
+  const int64_t born = std::max(again.msg->created_at_ms, again.msg->send_at_ms);
+  auto at = retry.next_attempt_at_ms(attempts, born, now_, jitter(jitter_rng_));
   if (!at) {
     report(again.msg, r.index, queue::RecipientState::expired, attempts, why, site, host);
     return;
