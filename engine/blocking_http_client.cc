@@ -40,15 +40,22 @@ tl::expected<void, std::string> BlockingHttpClient::connect() {
   }
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (timeout_s_ > 0) {
+    timeval tv{};
+    tv.tv_sec = timeout_s_;
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
   return {};
 }
 
 tl::expected<HttpResponse, std::string> BlockingHttpClient::request(const std::string& method,
                                                                     const std::string& target,
-                                                                    const std::string& body) {
+                                                                    const std::string& body,
+                                                                    const std::string& extra_headers) {
   if (auto r = connect(); !r) return tl::make_unexpected(r.error());
-  std::string req = fmt::format("{} {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                                method, target, host_, body.size());
+  std::string req = fmt::format("{} {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}\r\n",
+                                method, target, host_, body.size(), extra_headers);
   req += body;
   for (std::size_t off = 0; off < req.size();) {
     ssize_t n = ::send(fd_, req.data() + off, req.size() - off, MSG_NOSIGNAL);

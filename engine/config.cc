@@ -109,6 +109,57 @@ class Reader {
     return {};
   }
 
+  // [[webhooks]] (docs/api.md "Webhooks").
+  tl::expected<std::vector<WebhookConfig>, std::string> read_webhooks(const toml::node& n) const {
+    const toml::array* arr = n.as_array();
+    if (!arr) return tl::make_unexpected(fmt::format("{}: expected [[webhooks]] tables", where(n, "webhooks")));
+    std::vector<WebhookConfig> hooks;
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const std::string prefix = fmt::format("webhooks[{}]", i);
+      const toml::table* t = (*arr)[i].as_table();
+      if (!t) return tl::make_unexpected(fmt::format("{}: expected a table", where((*arr)[i], prefix)));
+      if (auto r = check_known(*t, prefix, {"name", "url", "secret", "events", "batch"}); !r)
+        return tl::make_unexpected(r.error());
+      WebhookConfig h;
+      h.name = fmt::format("webhook{}", i);
+      if (auto r = read_string(*t, prefix, "name", h.name); !r) return tl::make_unexpected(r.error());
+      if (auto r = read_string(*t, prefix, "url", h.url); !r) return tl::make_unexpected(r.error());
+      const toml::node& url_node = t->get("url") ? *t->get("url") : static_cast<const toml::node&>(*t);
+      if (!h.url.starts_with("http://"))
+        return tl::make_unexpected(fmt::format("{}: expected \"http://host:port/path\" (https is not supported yet)",
+                                               where(url_node, join(prefix, "url"))));
+      std::string rest = h.url.substr(7);
+      const auto slash = rest.find('/');
+      if (slash != std::string::npos) {
+        h.path = rest.substr(slash);
+        rest = rest.substr(0, slash);
+      }
+      auto hp = parse_host_port(rest.find(':') == std::string::npos ? rest + ":80" : rest);
+      if (!hp) return tl::make_unexpected(fmt::format("{}: {}", where(url_node, join(prefix, "url")), hp.error()));
+      h.host = hp->host == "localhost" ? "127.0.0.1" : hp->host;
+      h.port = hp->port;
+      if (auto r = read_string(*t, prefix, "secret", h.secret); !r) return tl::make_unexpected(r.error());
+      if (h.secret.size() < 16)
+        return tl::make_unexpected(fmt::format("{}: key '{}.secret': at least 16 characters, to sign with",
+                                               where(*t, prefix), prefix));
+      if (const toml::node* ev = t->get("events")) {
+        const toml::array* list = ev->as_array();
+        static const std::set<std::string> kTypes{"accepted", "deferred", "delivered", "bounced", "expired"};
+        if (!list) return tl::make_unexpected(fmt::format("{}: expected an array of event types", where(*ev, join(prefix, "events"))));
+        for (auto&& item : *list) {
+          auto v = item.value<std::string>();
+          if (!v || !kTypes.count(*v))
+            return tl::make_unexpected(fmt::format(
+                "{}: expected accepted, deferred, delivered, bounced or expired", where(item, join(prefix, "events"))));
+          h.events.push_back(*v);
+        }
+      }
+      if (auto r = read_uint(*t, prefix, "batch", h.batch, 1, 1000); !r) return tl::make_unexpected(r.error());
+      hooks.push_back(std::move(h));
+    }
+    return hooks;
+  }
+
   // [[keys]]: API keys (docs/api.md "Keys").
   tl::expected<std::vector<ApiKey>, std::string> read_keys(const toml::node& n) const {
     const toml::array* arr = n.as_array();
@@ -414,7 +465,7 @@ class Reader {
 tl::expected<Config, std::string> build(const toml::table& root, const std::string& source) {
   Reader rd(source);
   Config cfg;
-  if (auto r = rd.check_known(root, "", {"server", "dns", "spool", "defaults", "domains", "dkim", "rules", "keys"}); !r) return tl::make_unexpected(r.error());
+  if (auto r = rd.check_known(root, "", {"server", "dns", "spool", "defaults", "domains", "dkim", "rules", "keys", "webhooks"}); !r) return tl::make_unexpected(r.error());
 
   if (const toml::table* s = root["server"].as_table()) {
     if (auto r = rd.check_known(*s, "server", {"http_listen", "threads", "signing_threads", "spool_dir", "hostname", "max_request_bytes", "require_dkim", "admin_token"}); !r)
@@ -431,6 +482,11 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
     if (auto r = rd.read_string(*s, "server", "hostname", cfg.hostname); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_uint(*s, "server", "max_request_bytes", cfg.max_request_bytes, 1024, int64_t(1) << 32); !r)
       return tl::make_unexpected(r.error());
+  }
+  if (const toml::node* wn = root.get("webhooks")) {
+    auto hooks = rd.read_webhooks(*wn);
+    if (!hooks) return tl::make_unexpected(hooks.error());
+    cfg.webhooks = std::move(*hooks);
   }
   if (const toml::node* kn = root.get("keys")) {
     auto keys = rd.read_keys(*kn);

@@ -103,6 +103,18 @@ struct ApiKey {
   Role role = Role::submit;
 };
 
+// [[webhooks]]: where events are POSTed, signed with `secret` (docs/api.md "Webhooks").
+struct WebhookConfig {
+  std::string name;
+  std::string url;   // http://host:port/path (plain HTTP: receivers on the same host or network)
+  std::string host;  // from url
+  uint16_t port = 80;
+  std::string path = "/";
+  std::string secret;
+  std::vector<std::string> events;  // types to send; empty = all
+  uint32_t batch = 100;             // events per POST at most
+};
+
 struct Config {
   std::string http_listen = "127.0.0.1:8025";
   uint32_t threads = 0;  // 0 = one shard per core
@@ -127,6 +139,7 @@ struct Config {
   // Without [[keys]] the API is open (a development setup); with any, every /v1/ call needs
   // one (docs/api.md "Keys").
   std::vector<ApiKey> keys;
+  std::vector<WebhookConfig> webhooks;
   std::string source;  // the file it was loaded from, for SIGHUP
 
   // The policy for a domain: its own section if it has one, else the defaults.

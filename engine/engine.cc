@@ -4,7 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/dkim_policy.h"
+#include <openssl/rand.h>
+
+#include <fmt/format.h>
+
+#include "engine/api_keys.h"
 #include "engine/front.h"
+#include "engine/webhooks.h"
 #include "engine/override_store.h"
 #include "engine/shard.h"
 
@@ -30,6 +36,14 @@ tl::expected<void, std::string> Engine::start() {
     raw.push_back(shards_.back().get());
   }
   front_ = std::make_unique<Front>(cfg_, raw, events_, *policies_, answers_);
+  // The webhook dispatchers read the event feed through the API as an internal admin.
+  std::string internal_token;
+  if (!cfg_.webhooks.empty()) {
+    unsigned char raw[32];
+    if (RAND_bytes(raw, sizeof raw) != 1) return tl::make_unexpected("no randomness for the webhooks' internal token");
+    internal_token = sha256_hex(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
+    front_->set_internal_token(internal_token);
+  }
   if (auto r = front_->listen(); !r) return tl::make_unexpected(r.error());
   auto pending = front_->recover();
   if (!pending) return tl::make_unexpected(pending.error());
@@ -38,6 +52,9 @@ tl::expected<void, std::string> Engine::start() {
   for (auto& s : shards_) s->start();
   spdlog::info("{}", describe(*make_dkim_policy(cfg_)));
   front_thread_ = std::thread([this] { front_->run(stop_); });
+  for (const WebhookConfig& h : cfg_.webhooks)
+    webhooks_.push_back(std::make_unique<WebhookDispatcher>(h, front_->port(), internal_token,
+                                                            cfg_.spool_dir + "/webhook-" + h.name + ".cursor"));
   spdlog::info("{} shards; HTTP on 127.0.0.1:{}", n, front_->port());
   return {};
 }
@@ -59,6 +76,7 @@ uint16_t Engine::http_port() const { return front_ ? front_->port() : 0; }
 
 void Engine::stop() {
   if (stopping_.exchange(true)) return;
+  webhooks_.clear();  // they talk to the front: stop them first
   // Shards first: they drain (finish transactions, QUIT idle connections) while the front is
   // still there to record and spool their outcomes; then the front flushes and stops.
   for (auto& s : shards_) s->request_stop();

@@ -20,6 +20,7 @@ namespace ringpost::engine {
 
 class Shard;
 class Front;
+class WebhookDispatcher;
 
 class Engine {
  public:
@@ -42,6 +43,7 @@ class Engine {
   std::unique_ptr<PolicyBook> policies_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Front> front_;
+  std::vector<std::unique_ptr<WebhookDispatcher>> webhooks_;
   std::thread front_thread_;
   std::atomic<bool> stop_{false};      // the front's loop
   std::atomic<bool> stopping_{false};  // stop() ran

@@ -58,6 +58,8 @@ class Front {
   void run(const std::atomic<bool>& stop);
   // Any thread (SIGHUP): messages accepted from the next request on are signed with `policy`.
   void replace_dkim(std::shared_ptr<const DkimPolicy> policy);
+  // Before run(): a Bearer token that acts as an admin key, for the webhook dispatchers.
+  void set_internal_token(std::string token) { internal_token_ = std::move(token); }
   // Any thread (SIGHUP): requests from the next one on are checked against `keys`.
   void replace_keys(std::shared_ptr<const KeyRing> keys);
 
@@ -176,6 +178,7 @@ class Front {
   StatusStore status_;
   PolicyBook& policies_;
   std::shared_ptr<const KeyRing> keys_;
+  std::string internal_token_;
   std::atomic<std::shared_ptr<const KeyRing>> keys_next_;
   std::atomic<bool> keys_changed_{false};
   std::unique_ptr<RequestLimiter> limiter_ = std::make_unique<LocalRequestLimiter>();

@@ -1,0 +1,126 @@
+// Signed webhooks against a real receiver (a Python HTTP server that checks the HMAC with its
+// own code): delivered and bounced events arrive signed, the receiver's 500 makes ringpost send
+// the same batch again, and with API keys configured the dispatcher still reads the feed.
+#include <fstream>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include "tests/integration/free_port.h"
+#include "tests/integration/http_client.h"
+#include "tests/integration/paths.h"
+#include "tests/integration/process.h"
+#include "tests/integration/ringpost_api.h"
+#include "tests/integration/ringpost_server.h"
+#include "tests/integration/scripted_smtp.h"
+#include "tests/integration/server_test.h"
+#include "tests/integration/smtp_sink.h"
+#include "tests/integration/wait.h"
+
+namespace ringpost::it {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Post {
+  bool valid = false;
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> events;  // (message_id, type)
+};
+
+std::vector<Post> read_posts(const std::filesystem::path& log) {
+  std::vector<Post> out;
+  std::ifstream in(log);
+  simdjson::dom::parser parser;
+  for (std::string line; std::getline(in, line);) {
+    simdjson::dom::element e;
+    if (parser.parse(line).get(e)) continue;
+    Post p;
+    int64_t status = 0;
+    if (e["valid"].get(p.valid) || e["status"].get(status)) continue;  // a malformed line: not a POST we can judge
+    p.status = static_cast<int>(status);
+    simdjson::dom::array events;
+    if (!e["body"]["events"].get(events))
+      for (simdjson::dom::element ev : events) {
+        std::string_view id, type;
+        if (!ev["message_id"].get(id) && !ev["type"].get(type)) p.events.emplace_back(std::string(id), std::string(type));
+      }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+class Webhooks : public ServerTest {};
+
+TEST_F(Webhooks, SignedEventsArriveAndAFailedPostIsRetried) {
+  auto ports = pick_free_ports(4);
+  ASSERT_TRUE(ports);
+  const std::string secret = "whsec_0123456789abcdef";
+  const auto log = dir_.path() / "webhook.jsonl";
+  auto receiver = Process::spawn({"/usr/bin/python3", (source_dir() / "webhook_receiver.py").string(),
+                                  std::to_string((*ports)[1]), secret, log.string(), "1"},
+                                 dir_.path() / "receiver.log");
+  ASSERT_TRUE(receiver) << receiver.error();
+  ASSERT_TRUE(receiver->wait_for_line("listening", 10s));
+  auto sink = SmtpSink::start(dir_.path() / "sink", (*ports)[2]);
+  ASSERT_TRUE(sink) << sink.error();
+  auto reject = ScriptedSmtp::start(dir_.path() / "scripted", (*ports)[3], {"reject"});
+  ASSERT_TRUE(reject) << reject.error();
+
+  // A key makes the API closed: the dispatcher must get in with its internal token.
+  const std::string token = "rp_webhook_test_token_0123456789";
+  std::ofstream(dir_.path() / "token") << token;
+  auto sum = Process::spawn({"/usr/bin/sha256sum", (dir_.path() / "token").string()}, dir_.path() / "sha.out");
+  ASSERT_TRUE(sum);
+  ASSERT_TRUE(wait_until(10s, 10ms, [&] { return !sum->running(); }));
+  const std::string token_sha = sum->output().substr(0, 64);
+
+  ServerConfig cfg;
+  cfg.http_port = (*ports)[0];
+  cfg.domains = {{"sink.test", fmt::format("127.0.0.1:{}", sink->port())},
+                 {"bounce.test", fmt::format("127.0.0.1:{}", reject->port())}};
+  cfg.extra_toml = fmt::format(
+      "[[keys]]\nname = \"agent\"\nsha256 = \"{}\"\n\n[[webhooks]]\nname = \"crm\"\n"
+      "url = \"http://127.0.0.1:{}/hooks/ringpost\"\nsecret = \"{}\"\nevents = [\"delivered\", \"bounced\"]\n",
+      token_sha, (*ports)[1], secret);
+  auto server = RingpostServer::start(dir_.path(), cfg);
+  ASSERT_TRUE(server) << server.error();
+
+  HttpClient http(server->port());
+  auto anon = http.post_json("/v1/messages", to_json({"a@example.test", {"x@sink.test"}, "s", "t"}));
+  ASSERT_TRUE(anon);
+  ASSERT_EQ(anon->status, 401) << "keys are configured: the API must be closed to strangers";
+  http.set_header("Authorization", "Bearer " + token);
+  auto ok = http.post_json("/v1/messages", to_json({"a@example.test", {"x@sink.test"}, "s", "t"}));
+  auto no = http.post_json("/v1/messages", to_json({"a@example.test", {"nobody@bounce.test"}, "s", "t"}));
+  ASSERT_TRUE(ok && no);
+  ASSERT_EQ(ok->status, 202) << ok->body;
+  ASSERT_EQ(no->status, 202) << no->body;
+  const std::string ok_id = ok->body.substr(ok->body.find("\"id\":\"") + 6, 26);
+  const std::string no_id = no->body.substr(no->body.find("\"id\":\"") + 6, 26);
+
+  auto acked = [&](const std::string& id, const std::string& type) {
+    for (const Post& p : read_posts(log))
+      if (p.status == 200)
+        for (const auto& [i, t] : p.events)
+          if (i == id && t == type) return true;
+    return false;
+  };
+  ASSERT_TRUE(wait_until(30s, 100ms, [&] { return acked(ok_id, "delivered") && acked(no_id, "bounced"); }))
+      << "the receiver did not get both events acknowledged; receiver log:\n" << receiver->output()
+      << "\nringpost:\n" << server->process().output_tail();
+  const auto posts = read_posts(log);
+  ASSERT_GE(posts.size(), 2u);
+  EXPECT_EQ(posts[0].status, 500) << "the receiver failed the first POST";
+  EXPECT_FALSE(posts[0].events.empty());
+  EXPECT_EQ(posts[1].events, posts[0].events) << "after a 500 the same batch must be sent again";
+  for (const Post& p : posts) {
+    EXPECT_TRUE(p.valid) << "a POST whose signature does not verify with the shared secret";
+    for (const auto& [id, type] : p.events)
+      EXPECT_TRUE(type == "delivered" || type == "bounced") << "an event type the webhook did not ask for: " << type;
+  }
+}
+
+}  // namespace
+}  // namespace ringpost::it
