@@ -12,19 +12,24 @@
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
+#include "engine/api/base64.h"
 #include "engine/blocking_http_client.h"
 
 namespace ringpost::engine {
 
-std::string webhook_signature(std::string_view secret, int64_t unix_seconds, std::string_view body) {
-  const std::string signed_text = fmt::format("{}.{}", unix_seconds, body);
+std::string webhook_signature(std::string_view secret, std::string_view id, int64_t unix_seconds,
+                              std::string_view body) {
+  std::string key(secret);
+  if (secret.starts_with("whsec_"))
+    if (auto decoded = api::base64_decode(secret.substr(6))) key = std::move(*decoded);
+  const std::string signed_text = fmt::format("{}.{}.{}", id, unix_seconds, body);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), mac, &len);
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", mac[i]);
-  return fmt::format("t={},v1={}", unix_seconds, hex);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(signed_text.data()),
+       signed_text.size(), mac, &len);
+  std::string out = "v1,";
+  api::append_base64(out, std::string_view(reinterpret_cast<const char*>(mac), len));
+  return out;
 }
 
 WebhookDispatcher::WebhookDispatcher(WebhookConfig hook, uint16_t self_port, std::string internal_token,
@@ -78,8 +83,11 @@ void WebhookDispatcher::run() {
     while (n > 0 && !stop_) {
       const int64_t t = std::chrono::duration_cast<std::chrono::seconds>(
                             std::chrono::system_clock::now().time_since_epoch()).count();
+      // The same id for every try of one batch, so a receiver can drop a repeat it already took.
+      const std::string id = fmt::format("msg_{}_{}", hook_.name, next_cursor);
       auto r = receiver.request("POST", hook_.path, body,
-                                fmt::format("Ringpost-Signature: {}\r\n", webhook_signature(hook_.secret, t, body)));
+                                fmt::format("webhook-id: {}\r\nwebhook-timestamp: {}\r\nwebhook-signature: {}\r\n", id,
+                                            t, webhook_signature(hook_.secret, id, t, body)));
       if (r && r->status >= 200 && r->status < 300) {
         backoff_s = 0;
         break;

@@ -17,8 +17,10 @@
 
 namespace ringpost::engine {
 
-// "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>": what the receiver recomputes.
-std::string webhook_signature(std::string_view secret, int64_t unix_seconds, std::string_view body);
+// Standard Webhooks (standardwebhooks.com): "v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>",
+// where the key is the base64 after "whsec_" in the secret, or the secret's bytes without that
+// prefix.
+std::string webhook_signature(std::string_view secret, std::string_view id, int64_t unix_seconds, std::string_view body);
 
 class WebhookDispatcher {
  public:

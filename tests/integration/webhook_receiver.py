@@ -1,20 +1,21 @@
 #!/usr/bin/python3
-"""A webhook receiver for tests: logs every POST as a JSON line (path, body, whether the
-Ringpost-Signature header verifies with the secret, computed here independently of ringpost),
-and answers 500 to the first N POSTs so the sender's retry can be seen.
+"""A webhook receiver for tests: logs every POST as a JSON line (path, body, webhook-id, whether
+the Standard Webhooks signature verifies with the secret, computed here independently of
+ringpost), and answers 500 to the first N POSTs so the sender's retry can be seen.
 Usage: webhook_receiver.py PORT SECRET LOGFILE FAIL_FIRST"""
-import hashlib, hmac, http.server, json, sys
+import base64, hashlib, hmac, http.server, json, sys
 
-port, secret, logfile, fail_first = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3], int(sys.argv[4])
+port, secret, logfile, fail_first = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+# Standard Webhooks: the key is the base64 after "whsec_".
+key = base64.b64decode(secret[len("whsec_"):]) if secret.startswith("whsec_") else secret.encode()
 seen = 0
 
 
-def verify(header, body):
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    if "t" not in parts or "v1" not in parts:
-        return False
-    want = hmac.new(secret, parts["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(want, parts["v1"])
+def verify(msg_id, timestamp, signatures, body):
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    want = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    # The header may list several space-separated "v1,<sig>" (key rotation): any may match.
+    return any(s.startswith("v1,") and hmac.compare_digest(s[3:], want) for s in signatures.split())
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -25,8 +26,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         seen += 1
         status = 500 if seen <= fail_first else 200
-        entry = {"path": self.path, "valid": verify(self.headers.get("Ringpost-Signature", ""), body),
-                 "status": status, "body": json.loads(body)}
+        msg_id = self.headers.get("webhook-id", "")
+        valid = bool(msg_id) and verify(msg_id, self.headers.get("webhook-timestamp", ""),
+                                        self.headers.get("webhook-signature", ""), body)
+        entry = {"path": self.path, "id": msg_id, "valid": valid, "status": status, "body": json.loads(body)}
         with open(logfile, "a") as f:
             f.write(json.dumps(entry) + "\n")
         self.send_response(status)

@@ -24,6 +24,7 @@ namespace {
 using namespace std::chrono_literals;
 
 struct Post {
+  std::string id;
   bool valid = false;
   int status = 0;
   std::vector<std::pair<std::string, std::string>> events;  // (message_id, type)
@@ -38,7 +39,9 @@ std::vector<Post> read_posts(const std::filesystem::path& log) {
     if (parser.parse(line).get(e)) continue;
     Post p;
     int64_t status = 0;
-    if (e["valid"].get(p.valid) || e["status"].get(status)) continue;  // a malformed line: not a POST we can judge
+    std::string_view id;
+    if (e["valid"].get(p.valid) || e["status"].get(status) || e["id"].get(id)) continue;  // a malformed line
+    p.id = std::string(id);
     p.status = static_cast<int>(status);
     simdjson::dom::array events;
     if (!e["body"]["events"].get(events))
@@ -56,7 +59,8 @@ class Webhooks : public ServerTest {};
 TEST_F(Webhooks, SignedEventsArriveAndAFailedPostIsRetried) {
   auto ports = pick_free_ports(4);
   ASSERT_TRUE(ports);
-  const std::string secret = "whsec_0123456789abcdef";
+  // Standard Webhooks secret: "whsec_" + base64 of the key ("ringpost-webhook-test-key-0123").
+  const std::string secret = "whsec_cmluZ3Bvc3Qtd2ViaG9vay10ZXN0LWtleS0wMTIz";
   const auto log = dir_.path() / "webhook.jsonl";
   auto receiver = Process::spawn({"/usr/bin/python3", (source_dir() / "webhook_receiver.py").string(),
                                   std::to_string((*ports)[1]), secret, log.string(), "1"},
@@ -115,6 +119,7 @@ TEST_F(Webhooks, SignedEventsArriveAndAFailedPostIsRetried) {
   EXPECT_EQ(posts[0].status, 500) << "the receiver failed the first POST";
   EXPECT_FALSE(posts[0].events.empty());
   EXPECT_EQ(posts[1].events, posts[0].events) << "after a 500 the same batch must be sent again";
+  EXPECT_EQ(posts[1].id, posts[0].id) << "a resent batch keeps its webhook-id, so receivers can drop repeats";
   for (const Post& p : posts) {
     EXPECT_TRUE(p.valid) << "a POST whose signature does not verify with the shared secret";
     for (const auto& [id, type] : p.events)
