@@ -2,6 +2,8 @@
 // reply, cursors that page without repeats, a long poll answered by a new event, bad cursors
 // refused, and the feed rebuilt from the spool after kill -9.
 #include <atomic>
+#include <map>
+#include <set>
 #include <ctime>
 #include <thread>
 
@@ -97,8 +99,12 @@ TEST_F(Events, FeedPagesLongPollsAndSurvivesARestart) {
   EXPECT_TRUE(has(all, *good, "accepted"));
   EXPECT_TRUE(has(all, *later, "accepted"));
   for (const Event& e : all) {
-    if (e.type == "delivered") EXPECT_EQ(e.code, 250);
-    if (e.type == "deferred") EXPECT_GE(e.code, 400);
+    if (e.type == "delivered") {
+      EXPECT_EQ(e.code, 250);
+    }
+    if (e.type == "deferred") {
+      EXPECT_GE(e.code, 400);
+    }
   }
   for (std::size_t i = 1; i < all.size(); ++i) EXPECT_NE(all[i].cursor, all[i - 1].cursor) << "a page repeated an event";
 
@@ -225,6 +231,45 @@ TEST_F(Events, SendAtHoldsTheMessageUntilItsTimeAcrossARestart) {
     return st && st->recipients[0].state == "delivered";
   }));
   EXPECT_EQ(api.status(id)->recipients[0].attempts, 1) << "waiting for send_at counted as an attempt";
+}
+
+}  // namespace
+}  // namespace ringpost::it
+
+namespace ringpost::it {
+namespace {
+
+// The feed reaches `delivered` for every recipient of a 1,000-message batch, each exactly once,
+// followed by paging with a long poll as an agent would.
+TEST_F(Events, EveryRecipientOfAThousandMessageBatchIsReportedDelivered) {
+  auto ports = pick_free_ports(2);
+  ASSERT_TRUE(ports);
+  auto sink = SmtpSink::start(dir_.path() / "sink", (*ports)[1]);
+  ASSERT_TRUE(sink) << sink.error();
+  ServerConfig cfg;
+  cfg.http_port = (*ports)[0];
+  cfg.domains = {{"sink.test", fmt::format("127.0.0.1:{}", sink->port())}};
+  auto server = RingpostServer::start(dir_.path(), cfg);
+  ASSERT_TRUE(server) << server.error();
+  RingpostApi api(server->port());
+  std::vector<OutgoingMessage> batch;
+  for (int i = 0; i < 1000; ++i) batch.push_back({"a@example.test", {fmt::format("r{}@sink.test", i)}, "s", "t"});
+  auto ids = api.submit_batch(batch);
+  ASSERT_TRUE(ids) << ids.error();
+  std::set<std::string> want(ids->begin(), ids->end());
+  std::map<std::string, int> delivered;
+  HttpClient http(server->port(), 30s);
+  std::string cursor;
+  ASSERT_TRUE(wait_until(60s, 1ms, [&] {
+    auto page = get_events(http, "?after=" + cursor + "&limit=1000&wait=5");
+    if (!page) return false;
+    for (const Event& e : page->events)
+      if (e.type == "delivered") ++delivered[e.message_id];
+    cursor = page->next_cursor;
+    return delivered.size() >= want.size();
+  })) << delivered.size() << " of 1000 delivered events";
+  for (const std::string& id : want) EXPECT_EQ(delivered[id], 1) << id;
+  EXPECT_EQ(sink->message_count(), 1000);
 }
 
 }  // namespace

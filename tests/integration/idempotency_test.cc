@@ -2,6 +2,11 @@
 // and nothing is sent twice, also after a kill -9 and restart (rebuilt from the spool); the same
 // key with another body is a 409; a failed request does not burn the key.
 #include <set>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <thread>
 
 #include <fmt/format.h>
@@ -83,6 +88,55 @@ TEST_F(Idempotency, RetriesGetTheFirstAnswerAndNothingIsSentTwiceEvenAcrossARest
   std::set<std::string> rcpts;
   for (const SinkMessage& m : sink->messages()) rcpts.insert(m.rcpts.begin(), m.rcpts.end());
   EXPECT_EQ(rcpts.size(), 6u);
+}
+
+}  // namespace
+}  // namespace ringpost::it
+
+namespace ringpost::it {
+namespace {
+
+// The case idempotency is for: the client's connection drops after sending, before any answer;
+// it cannot know whether the message was accepted, so it sends again with the same key.
+TEST_F(Idempotency, RetryAfterADroppedConnectionGetsTheSameIdAndOneDelivery) {
+  auto ports = pick_free_ports(2);
+  ASSERT_TRUE(ports);
+  auto sink = SmtpSink::start(dir_.path() / "sink", (*ports)[1]);
+  ASSERT_TRUE(sink) << sink.error();
+  ServerConfig cfg;
+  cfg.http_port = (*ports)[0];
+  cfg.domains = {{"sink.test", fmt::format("127.0.0.1:{}", sink->port())}};
+  auto server = RingpostServer::start(dir_.path(), cfg);
+  ASSERT_TRUE(server) << server.error();
+  const std::string body = to_json({"a@example.test", {"dropped@sink.test"}, "once", "exactly once"});
+  {
+    // Raw socket: send the request and close without reading the answer.
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(server->port());
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    const std::string req = fmt::format(
+        "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nIdempotency-Key: drop-1\r\n"
+        "Content-Length: {}\r\n\r\n{}", body.size(), body);
+    ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+    ::close(fd);
+  }
+  HttpClient http(server->port());
+  http.set_header("Idempotency-Key", "drop-1");
+  tl::expected<HttpResponse, std::string> retry = tl::make_unexpected("not sent");
+  // The first request may still be being written when the retry arrives (409 in progress).
+  ASSERT_TRUE(wait_until(10s, 50ms, [&] {
+    retry = http.post_json("/v1/messages", body);
+    return retry && retry->status == 202;
+  })) << (retry ? retry->body : retry.error());
+  ASSERT_TRUE(wait_until(10s, 50ms, [&] { return sink->message_count() >= 1; }));
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(sink->message_count(), 1) << "the retry after a dropped connection was sent again";
+  auto stats = RingpostApi(server->port()).stats();
+  ASSERT_TRUE(stats) << stats.error();
+  EXPECT_EQ(stats->total(), 1) << "two messages were accepted for one Idempotency-Key";
 }
 
 }  // namespace
