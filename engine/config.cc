@@ -468,7 +468,7 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
   if (auto r = rd.check_known(root, "", {"server", "dns", "spool", "defaults", "domains", "dkim", "rules", "keys", "webhooks"}); !r) return tl::make_unexpected(r.error());
 
   if (const toml::table* s = root["server"].as_table()) {
-    if (auto r = rd.check_known(*s, "server", {"http_listen", "threads", "signing_threads", "spool_dir", "hostname", "max_request_bytes", "require_dkim", "admin_token"}); !r)
+    if (auto r = rd.check_known(*s, "server", {"http_listen", "threads", "signing_threads", "spool_dir", "hostname", "max_request_bytes", "require_dkim", "admin_token", "request_timeout"}); !r)
       return tl::make_unexpected(r.error());
     if (auto r = rd.read_bool(*s, "server", "require_dkim", cfg.require_dkim); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_string(*s, "server", "http_listen", cfg.http_listen); !r) return tl::make_unexpected(r.error());
@@ -479,6 +479,8 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
       return tl::make_unexpected(r.error());
     if (auto r = rd.read_string(*s, "server", "spool_dir", cfg.spool_dir); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_string(*s, "server", "admin_token", cfg.admin_token); !r) return tl::make_unexpected(r.error());
+    if (auto r = rd.read_duration(*s, "server", "request_timeout", cfg.request_timeout); !r)
+      return tl::make_unexpected(r.error());
     if (auto r = rd.read_string(*s, "server", "hostname", cfg.hostname); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_uint(*s, "server", "max_request_bytes", cfg.max_request_bytes, 1024, int64_t(1) << 32); !r)
       return tl::make_unexpected(r.error());

@@ -123,6 +123,9 @@ struct Config {
   std::string spool_dir = "./var/spool";
   std::string hostname = "mta.example.test";
   std::size_t max_request_bytes = 10 * 1024 * 1024;
+  // A request not complete this long after its first byte gets 408 and the connection is
+  // closed: slow-loris clients cannot hold connections open with a trickle of header bytes.
+  std::chrono::milliseconds request_timeout = std::chrono::seconds(10);
   DnsConfig dns;
   SpoolConfig spool;
   DeliveryPolicy defaults;

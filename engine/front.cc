@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "engine/clock.h"
 #include "engine/shard.h"
 
 namespace ringpost::engine {
@@ -89,6 +90,7 @@ void Front::run(const std::atomic<bool>& stop) {
     wake_feed_waiters(true);
     reclaim();
     expire_statuses();
+    expire_slow_requests();
     spool_->flush();
     reap();
   }
@@ -130,6 +132,7 @@ void Front::on_recv(Conn& c, int res) {
     return;
   }
   c.in.append(c.buf, static_cast<std::size_t>(res));
+  if (!c.request_started_ms) c.request_started_ms = now_ms();
   process(c);
   if (!c.closing) {
     io_uring_prep_recv(ring_->sqe(&c.recv_op), c.fd, c.buf, sizeof c.buf, 0);
@@ -148,6 +151,7 @@ void Front::process(Conn& c) {
       break;
     }
     HttpRequest req = c.parser.take();
+    c.request_started_ms = c.in.empty() ? 0 : now_ms();  // bytes left over begin the next one
     if (!req.keep_alive) c.close_after = true;
     handle(c, std::move(req));
   }
@@ -186,6 +190,20 @@ void Front::close(Conn& c) {
     ::shutdown(c.fd, SHUT_RDWR);  // completes the pending recv; the fd is closed when freed
   }
   needs_reap_ = true;
+}
+
+void Front::expire_slow_requests() {
+  const int64_t now = now_ms();
+  if (now < next_slow_check_ms_) return;
+  next_slow_check_ms_ = now + 250;
+  const int64_t limit = cfg_.request_timeout.count();
+  for (auto& [id, c] : conns_) {
+    // A connection waiting on us (spool, signing, long poll) is not the client being slow.
+    if (c->busy || c->closing || c->close_after || !c->request_started_ms) continue;
+    if (now - c->request_started_ms < limit) continue;
+    c->request_started_ms = 0;
+    respond(id, 408, R"({"error":{"code":"request_timeout","message":"the request was not complete in time"}})", true);
+  }
 }
 
 void Front::reap() {

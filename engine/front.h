@@ -78,6 +78,7 @@ class Front {
   void flush(Conn& c);
   void close(Conn& c);
   void reap();
+  void expire_slow_requests();
 
   // front_api.cc: the routes.
   void handle(Conn& c, HttpRequest req);
@@ -194,6 +195,7 @@ class Front {
   uint64_t next_conn_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   bool needs_reap_ = false;
+  int64_t next_slow_check_ms_ = 0;
   // DKIM signing at acceptance (docs/dkim.md). dkim_ belongs to the front thread; a reload is
   // handed over through dkim_next_ and picked up at the next accept_messages.
   std::shared_ptr<const DkimPolicy> dkim_;
@@ -235,6 +237,7 @@ struct Front::Conn {
   std::string sending;  // the buffer the kernel is reading now
   std::size_t sent = 0;
   bool busy = false;          // a request is waiting (spool commit); later ones wait behind it
+  int64_t request_started_ms = 0;  // first byte of a request not yet complete (0: none)
   bool close_after = false;   // close once everything queued is sent
   bool closing = false;
   bool send_in_flight = false;

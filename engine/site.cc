@@ -251,7 +251,11 @@ void Site::on_connect_failure(SmtpConnection& conn, int64_t now) {
   on_reply(last_failure_, now);
   window_ = std::max(1.0, window_ / 2);
   // RFC 5321 §5.1: try the next MX (or address) now; this one rests until the next retry.
-  int64_t rest = policy_.retry.empty() ? 60000 : policy_.retry.front().count();
+  // Rests a little less than the first retry interval: a retry drawn early by the jitter must
+  // find the endpoint usable again, not count an attempt against a host it never tried.
+  int64_t rest = policy_.retry.empty()
+                     ? 60000
+                     : static_cast<int64_t>(static_cast<double>(policy_.retry.front().count()) * (1 - queue::RetryPolicy::kJitter));
   for (std::size_t i = 0; i < route_->endpoints.size(); ++i)
     if (route_->endpoints[i].label == conn.endpoint().label) down_until_[i] = now + rest;
   // pump() decides: another endpoint to try, or a site failure that defers the queue.

@@ -203,7 +203,9 @@ TEST_F(Events, SendAtHoldsTheMessageUntilItsTimeAcrossARestart) {
   cfg.domains = {{"sink.test", fmt::format("127.0.0.1:{}", sink->port())}};
   auto server = RingpostServer::start(dir_.path(), cfg);
   ASSERT_TRUE(server) << server.error();
-  const auto at = std::chrono::system_clock::now() + 4s;
+  // Whole seconds (send_at is written to the second): the message is due 7 to 8 s from now,
+  // long after the restart below even on a loaded machine.
+  const auto at = std::chrono::system_clock::now() + 8s;
   const std::time_t secs = std::chrono::system_clock::to_time_t(at);
   std::tm tm{};
   gmtime_r(&secs, &tm);

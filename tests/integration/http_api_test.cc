@@ -1,12 +1,22 @@
 // The HTTP API's error answers: the right status, a JSON body {"error":{"code":...}}, and
 // nothing accepted when a request (or any item of a batch) is rejected.
 #include <algorithm>
+#include <fstream>
 #include <set>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "tests/integration/free_port.h"
+#include "tests/integration/http_client.h"
+#include "tests/integration/paths.h"
+#include "tests/integration/temp_dir.h"
 #include "tests/integration/ringpost_api.h"
 #include "tests/integration/ringpost_server.h"
 #include "tests/integration/server_test.h"
@@ -88,6 +98,68 @@ TEST_F(HttpApi, ErrorsAreJson) {
   auto end = api.stats();
   ASSERT_TRUE(end) << end.error();
   EXPECT_EQ(end->total(), before->total() + 1);
+}
+
+}  // namespace
+}  // namespace ringpost::it
+
+namespace ringpost::it {
+namespace {
+
+// Slow loris: a client trickling header bytes gets 408 and is closed after request_timeout,
+// while another client is served the whole time.
+TEST(HttpSlowClients, ATricklingClientGets408AndOthersAreServed) {
+  if (ringpost_binary().empty()) GTEST_SKIP() << "no ringpost binary";
+  TempDir dir;
+  auto ports = pick_free_ports(1);
+  ASSERT_TRUE(ports);
+  ServerConfig cfg;
+  cfg.http_port = (*ports)[0];
+  cfg.extra_toml = "";
+  cfg.defaults_toml = "";
+  // request_timeout lives in [server]: appended through the rendered file.
+  auto server = RingpostServer::start(dir.path(), cfg);
+  ASSERT_TRUE(server) << server.error();
+  ServerConfig fast = server->config();
+  ASSERT_TRUE(server->stop());
+  std::string toml = render_toml(fast);
+  toml.replace(toml.find("[server]\n"), 9, "[server]\nrequest_timeout = \"1s\"\n");
+  std::ofstream(dir.path() / "ringpost.toml") << toml;
+  auto restarted = server->restart();
+  ASSERT_TRUE(restarted) << restarted.error();
+
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(server->port());
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string head = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  HttpClient other(server->port());
+  std::string answer;
+  // One byte every 200 ms: never a whole request. Meanwhile the other client is answered.
+  for (int i = 0; i < 15 && answer.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (::send(fd, "a", 1, MSG_NOSIGNAL) != 1) break;
+    auto h = other.get("/healthz");
+    ASSERT_TRUE(h) << h.error();
+    EXPECT_EQ(h->status, 200);
+    char buf[512];
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) answer.assign(buf, static_cast<std::size_t>(n));
+  }
+  if (answer.empty()) {
+    char buf[512];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) answer.assign(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 408")) << "got: " << answer;
+  EXPECT_NE(answer.find("request_timeout"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
 }
 
 }  // namespace
