@@ -16,6 +16,7 @@
 #include "tests/integration/ringpost_api.h"
 #include "tests/integration/ringpost_server.h"
 #include "tests/integration/server_test.h"
+#include "tests/integration/sink_server_test.h"
 #include "tests/integration/smtp_sink.h"
 #include "tests/integration/wait.h"
 
@@ -67,20 +68,12 @@ bool has(const std::vector<Event>& events, const std::string& id, const std::str
   return false;
 }
 
-class Events : public ServerTest {};
+class Events : public SinkServerTest {};
 
 TEST_F(Events, FeedPagesLongPollsAndSurvivesARestart) {
-  auto ports = pick_free_ports(3);
-  ASSERT_TRUE(ports);
-  auto sink = SmtpSink::start(dir_.path() / "sink", (*ports)[1]);
-  ASSERT_TRUE(sink) << sink.error();
   ServerConfig cfg;
-  cfg.http_port = (*ports)[0];
   cfg.retry = {"1h"};
-  cfg.domains = {{"sink.test", fmt::format("127.0.0.1:{}", sink->port())},
-                 {"down.test", fmt::format("127.0.0.1:{}", (*ports)[2])}};  // nothing listens
-  auto server = RingpostServer::start(dir_.path(), cfg);
-  ASSERT_TRUE(server) << server.error();
+  ASSERT_NO_FATAL_FAILURE(start_with_sink(cfg, /*with_down_domain=*/true));
   RingpostApi api(server->port());
   auto good = api.submit({"a@example.test", {"ok@sink.test"}, "s", "t"});
   auto later = api.submit({"a@example.test", {"wait@down.test"}, "s", "t"});
@@ -150,15 +143,7 @@ TEST_F(Events, FeedPagesLongPollsAndSurvivesARestart) {
 // Tags and metadata come back as given: in the message's status and, tags, in its events; and
 // still after kill -9 and a restart (they are in the spool's ACCEPT record).
 TEST_F(Events, TagsAndMetadataAreEchoedInStatusAndEventsAndSurviveARestart) {
-  auto ports = pick_free_ports(2);
-  ASSERT_TRUE(ports);
-  auto sink = SmtpSink::start(dir_.path() / "sink", (*ports)[1]);
-  ASSERT_TRUE(sink) << sink.error();
-  ServerConfig cfg;
-  cfg.http_port = (*ports)[0];
-  cfg.domains = {{"sink.test", fmt::format("127.0.0.1:{}", sink->port())}};
-  auto server = RingpostServer::start(dir_.path(), cfg);
-  ASSERT_TRUE(server) << server.error();
+  ASSERT_NO_FATAL_FAILURE(start_with_sink());
   HttpClient http(server->port());
   auto r = http.post_json("/v1/messages", R"({"from":"a@example.test","to":["t@sink.test"],"subject":"s","text":"t",
     "tags":{"campaign":"spring \"sale\"","tier":"gold"},"metadata":{"order":12345,"items":[1,2.50],"note":null}})");
@@ -194,15 +179,7 @@ namespace {
 // send_at: nothing reaches the sink before the time, then it does, with no attempt counted for
 // the wait; and a restart in between keeps the schedule.
 TEST_F(Events, SendAtHoldsTheMessageUntilItsTimeAcrossARestart) {
-  auto ports = pick_free_ports(2);
-  ASSERT_TRUE(ports);
-  auto sink = SmtpSink::start(dir_.path() / "sink", (*ports)[1]);
-  ASSERT_TRUE(sink) << sink.error();
-  ServerConfig cfg;
-  cfg.http_port = (*ports)[0];
-  cfg.domains = {{"sink.test", fmt::format("127.0.0.1:{}", sink->port())}};
-  auto server = RingpostServer::start(dir_.path(), cfg);
-  ASSERT_TRUE(server) << server.error();
+  ASSERT_NO_FATAL_FAILURE(start_with_sink());
   // Whole seconds (send_at is written to the second): the message is due 7 to 8 s from now,
   // long after the restart below even on a loaded machine.
   const auto at = std::chrono::system_clock::now() + 8s;
@@ -244,15 +221,7 @@ namespace {
 // The feed reaches `delivered` for every recipient of a 1,000-message batch, each exactly once,
 // followed by paging with a long poll as an agent would.
 TEST_F(Events, EveryRecipientOfAThousandMessageBatchIsReportedDelivered) {
-  auto ports = pick_free_ports(2);
-  ASSERT_TRUE(ports);
-  auto sink = SmtpSink::start(dir_.path() / "sink", (*ports)[1]);
-  ASSERT_TRUE(sink) << sink.error();
-  ServerConfig cfg;
-  cfg.http_port = (*ports)[0];
-  cfg.domains = {{"sink.test", fmt::format("127.0.0.1:{}", sink->port())}};
-  auto server = RingpostServer::start(dir_.path(), cfg);
-  ASSERT_TRUE(server) << server.error();
+  ASSERT_NO_FATAL_FAILURE(start_with_sink());
   RingpostApi api(server->port());
   std::vector<OutgoingMessage> batch;
   for (int i = 0; i < 1000; ++i) batch.push_back({"a@example.test", {fmt::format("r{}@sink.test", i)}, "s", "t"});

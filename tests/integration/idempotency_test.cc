@@ -17,6 +17,7 @@
 #include "tests/integration/ringpost_api.h"
 #include "tests/integration/ringpost_server.h"
 #include "tests/integration/server_test.h"
+#include "tests/integration/sink_server_test.h"
 #include "tests/integration/smtp_sink.h"
 #include "tests/integration/wait.h"
 
@@ -25,18 +26,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class Idempotency : public ServerTest {};
+class Idempotency : public SinkServerTest {};
 
 TEST_F(Idempotency, RetriesGetTheFirstAnswerAndNothingIsSentTwiceEvenAcrossARestart) {
-  auto ports = pick_free_ports(2);
-  ASSERT_TRUE(ports);
-  auto sink = SmtpSink::start(dir_.path() / "sink", (*ports)[1]);
-  ASSERT_TRUE(sink) << sink.error();
-  ServerConfig cfg;
-  cfg.http_port = (*ports)[0];
-  cfg.domains = {{"sink.test", fmt::format("127.0.0.1:{}", sink->port())}};
-  auto server = RingpostServer::start(dir_.path(), cfg);
-  ASSERT_TRUE(server) << server.error();
+  ASSERT_NO_FATAL_FAILURE(start_with_sink());
 
   HttpClient http(server->port());
   const std::string one = to_json({"a@example.test", {"one@sink.test"}, "once", "only once"});
@@ -99,15 +92,7 @@ namespace {
 // The case idempotency is for: the client's connection drops after sending, before any answer;
 // it cannot know whether the message was accepted, so it sends again with the same key.
 TEST_F(Idempotency, RetryAfterADroppedConnectionGetsTheSameIdAndOneDelivery) {
-  auto ports = pick_free_ports(2);
-  ASSERT_TRUE(ports);
-  auto sink = SmtpSink::start(dir_.path() / "sink", (*ports)[1]);
-  ASSERT_TRUE(sink) << sink.error();
-  ServerConfig cfg;
-  cfg.http_port = (*ports)[0];
-  cfg.domains = {{"sink.test", fmt::format("127.0.0.1:{}", sink->port())}};
-  auto server = RingpostServer::start(dir_.path(), cfg);
-  ASSERT_TRUE(server) << server.error();
+  ASSERT_NO_FATAL_FAILURE(start_with_sink());
   const std::string body = to_json({"a@example.test", {"dropped@sink.test"}, "once", "exactly once"});
   {
     // Raw socket: send the request and close without reading the answer.
