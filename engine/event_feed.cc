@@ -60,15 +60,7 @@ std::string feed_json(const std::vector<const FeedEvent*>& events, const std::st
     api::append_json_string(out, e.recipient);
     if (!e.tags_json.empty()) out += ",\"tags\":" + e.tags_json;
     out += fmt::format(",\"attempts\":{},\"reply\":", e.attempts);
-    if (e.reply.code == 0) {
-      out += "null";
-    } else {
-      out += fmt::format(R"({{"code":{},"enhanced":)", e.reply.code);
-      api::append_json_string(out, e.reply.enhanced);
-      out += ",\"text\":";
-      api::append_json_string(out, e.reply.text);
-      out += '}';
-    }
+    append_reply_json(out, e.reply);
     out += '}';
   }
   out += "],\"next_cursor\":";

@@ -65,6 +65,18 @@ std::string rfc3339_ms(int64_t unix_ms) {
                      tm.tm_hour, tm.tm_min, tm.tm_sec, unix_ms % 1000);
 }
 
+void append_reply_json(std::string& out, const smtp::Reply& reply) {
+  if (reply.code == 0) {
+    out += "null";
+    return;
+  }
+  out += fmt::format("{{\"code\":{},\"enhanced\":", reply.code);
+  api::append_json_string(out, reply.enhanced);
+  out += ",\"text\":";
+  api::append_json_string(out, reply.text);
+  out += '}';
+}
+
 std::string message_status_json(const queue::Message& m) {
   std::string out = "{\"id\":";
   api::append_json_string(out, m.id);
@@ -82,15 +94,7 @@ std::string message_status_json(const queue::Message& m) {
     out += "{\"address\":";
     api::append_json_string(out, r.address);
     out += fmt::format(",\"state\":\"{}\",\"attempts\":{},\"last_reply\":", queue::to_string(r.state), r.attempts);
-    if (r.last_reply.code == 0) {
-      out += "null";
-    } else {
-      out += fmt::format("{{\"code\":{},\"enhanced\":", r.last_reply.code);
-      api::append_json_string(out, r.last_reply.enhanced);
-      out += ",\"text\":";
-      api::append_json_string(out, r.last_reply.text);
-      out += '}';
-    }
+    append_reply_json(out, r.last_reply);
     out += ",\"updated_at\":\"" + rfc3339_ms(r.updated_at_ms ? r.updated_at_ms : m.created_at_ms) + "\"";
     if (!r.site.empty()) {
       out += ",\"site\":";
@@ -112,15 +116,7 @@ std::string message_status_json(const queue::Message& m) {
         if (a.host.empty()) out += "null";
         else api::append_json_string(out, a.host);
         out += ",\"reply\":";
-        if (a.reply.code == 0) {
-          out += "null";
-        } else {
-          out += fmt::format("{{\"code\":{},\"enhanced\":", a.reply.code);
-          api::append_json_string(out, a.reply.enhanced);
-          out += ",\"text\":";
-          api::append_json_string(out, a.reply.text);
-          out += '}';
-        }
+        append_reply_json(out, a.reply);
         out += '}';
       }
       out += ']';

@@ -33,6 +33,9 @@ class StatusStore {
 };
 
 std::string message_status_json(const queue::Message& m);
+// An SMTP reply as the API shows it: {"code":250,"enhanced":"2.0.0","text":"..."}, or null
+// when there was none (code 0). Shared by status, history and events.
+void append_reply_json(std::string& out, const smtp::Reply& reply);
 // Every recipient in a final state: nothing more is owed for this message.
 bool all_final(const queue::Message& m);
 // RFC 3339 UTC with milliseconds: "2026-11-25T18:50:34.123Z".
