@@ -137,7 +137,7 @@ void Front::accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool 
                            fmt::format("key '{}' may not send as '{}'; its allowed_from does not cover that domain",
                                        c.key->name, msgs[i].from),
                            batch ? fmt::format("messages[{}].from", i) : "from"}));
-  PendingAccept p{c.id, batch, now, {}, {}, c.key ? c.key->name : std::string(), std::move(c.idem)};
+  PendingAccept p{c.id, batch, now, {}, {}, c.key ? c.key->name : std::string(), std::move(c.idem), {}, {}};
   p.msgs.reserve(msgs.size());
   const bool sign = !dkim_->keys.empty() || dkim_->require;
   std::unique_ptr<SignJob> job;

@@ -185,18 +185,14 @@ tl::expected<void, std::string> Front::open_spool() {
 
 void Front::spool_and_answer(PendingAccept p) {
   auto conn = conns_.find(p.conn_id);
+  // The records exactly as they will be appended (extension fields included), so the size
+  // checked is the size written.
+  std::vector<queue::AcceptRecord> records;
+  records.reserve(p.msgs.size());
   for (std::size_t i = 0; i < p.msgs.size(); ++i) {
     const auto& s = p.msgs[i];
-    if (queue::accept_payload_size({s->id, s->from, p.now_ms, s->recipients, *p.bodies[i]}) > queue::kMaxRecordPayload)
-      return drop_idempotency(p.idem), respond(p.conn_id, 413, api::to_json(api::ApiError{413, "message_too_large",
-                                                                "a rendered message exceeds the spool's record limit", {}}));
-  }
-  // Checked above, before any record of the batch entered the buffer: a batch is all or nothing.
-  // Each body's place in the commit is remembered so it can be read back from the file later.
-  std::vector<uint64_t> body_pos(p.msgs.size());
-  for (std::size_t i = 0; i < p.msgs.size(); ++i) {
-    const auto& s = p.msgs[i];
-    queue::AcceptRecord rec{s->id, s->from, p.now_ms, s->recipients, *p.bodies[i], {}};
+    queue::AcceptRecord& rec = records.emplace_back(
+        queue::AcceptRecord{s->id, s->from, p.now_ms, s->recipients, *p.bodies[i], {}});
     if (!p.owner.empty()) rec.ext.emplace_back("owner", p.owner);
     if (!p.tags[i].empty()) rec.ext.emplace_back("tags", p.tags[i]);
     if (!p.metadata[i].empty()) rec.ext.emplace_back("metadata", p.metadata[i]);
@@ -204,7 +200,15 @@ void Front::spool_and_answer(PendingAccept p) {
     // Enough to rebuild the first answer after a restart: which request, and its shape.
     if (!p.idem.key.empty())
       rec.ext.emplace_back("idempotency", fmt::format("{}\n{}\n{}", p.idem.batch ? 'b' : 's', p.idem.key, p.idem.hash));
-    [[maybe_unused]] bool ok = queue::append_accept(spool_->buffer(), rec);
+    if (queue::accept_payload_size(rec) > queue::kMaxRecordPayload)
+      return drop_idempotency(p.idem), respond(p.conn_id, 413, api::to_json(api::ApiError{413, "message_too_large",
+                                                                "a rendered message exceeds the spool's record limit", {}}));
+  }
+  // Checked above, before any record of the batch entered the buffer: a batch is all or nothing.
+  // Each body's place in the commit is remembered so it can be read back from the file later.
+  std::vector<uint64_t> body_pos(p.msgs.size());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    [[maybe_unused]] bool ok = queue::append_accept(spool_->buffer(), records[i]);
     body_pos[i] = spool_->buffer().size() - p.bodies[i]->size();  // the body ends the record
   }
   if (conn != conns_.end()) conn->second->busy = true;
