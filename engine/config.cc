@@ -17,6 +17,7 @@
 
 #include "dkim/signing_key.h"
 #include "queue/duration.h"
+#include "queue/spool_record.h"
 #include "queue/token_bucket.h"
 
 namespace ringpost::engine {
@@ -158,6 +159,27 @@ class Reader {
       hooks.push_back(std::move(h));
     }
     return hooks;
+  }
+
+  // [log] (docs/delivery-log.md).
+  tl::expected<void, std::string> read_log(const toml::node& n, LogConfig& out) const {
+    const toml::table* t = n.as_table();
+    if (!t) return tl::make_unexpected(fmt::format("{}: expected a table", where(n, "log")));
+    if (auto r = check_known(*t, "log", {"level", "delivery_log", "delivery_log_max_bytes", "delivery_log_keep"}); !r)
+      return r;
+    if (auto r = read_string(*t, "log", "level", out.level); !r) return r;
+    if (!is_log_level(out.level))
+      return tl::make_unexpected(fmt::format("{}: expected trace, debug, info, warn, error, critical or off",
+                                             where(*t->get("level"), "log.level")));
+    if (auto r = read_string(*t, "log", "delivery_log", out.delivery_log); !r) return r;
+    if (auto r = read_uint(*t, "log", "delivery_log_max_bytes", out.delivery_log_max_bytes, 0, int64_t(1) << 50); !r)
+      return r;
+    if (auto r = read_uint(*t, "log", "delivery_log_keep", out.delivery_log_keep, 1, 1000); !r) return r;
+    // Relative to the config file's directory, like DKIM key files: a service's working
+    // directory (/ under systemd) is not something an operator has in mind when writing it.
+    if (!out.delivery_log.empty() && std::filesystem::path(out.delivery_log).is_relative())
+      out.delivery_log = (std::filesystem::path(source_).parent_path() / out.delivery_log).string();
+    return {};
   }
 
   // [[keys]]: API keys (docs/api.md "Keys").
@@ -465,10 +487,10 @@ class Reader {
 tl::expected<Config, std::string> build(const toml::table& root, const std::string& source) {
   Reader rd(source);
   Config cfg;
-  if (auto r = rd.check_known(root, "", {"server", "dns", "spool", "defaults", "domains", "dkim", "rules", "keys", "webhooks"}); !r) return tl::make_unexpected(r.error());
+  if (auto r = rd.check_known(root, "", {"server", "dns", "spool", "defaults", "domains", "dkim", "rules", "keys", "webhooks", "api", "log"}); !r) return tl::make_unexpected(r.error());
 
   if (const toml::table* s = root["server"].as_table()) {
-    if (auto r = rd.check_known(*s, "server", {"http_listen", "threads", "signing_threads", "spool_dir", "hostname", "max_request_bytes", "require_dkim", "admin_token", "request_timeout"}); !r)
+    if (auto r = rd.check_known(*s, "server", {"http_listen", "threads", "signing_threads", "spool_dir", "hostname", "max_request_bytes", "require_dkim", "admin_token", "request_timeout", "drain_timeout", "metrics_top_sites"}); !r)
       return tl::make_unexpected(r.error());
     if (auto r = rd.read_bool(*s, "server", "require_dkim", cfg.require_dkim); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_string(*s, "server", "http_listen", cfg.http_listen); !r) return tl::make_unexpected(r.error());
@@ -481,10 +503,32 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
     if (auto r = rd.read_string(*s, "server", "admin_token", cfg.admin_token); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_duration(*s, "server", "request_timeout", cfg.request_timeout); !r)
       return tl::make_unexpected(r.error());
+    if (auto r = rd.read_duration(*s, "server", "drain_timeout", cfg.drain_timeout); !r)
+      return tl::make_unexpected(r.error());
+    if (auto r = rd.read_uint(*s, "server", "metrics_top_sites", cfg.metrics_top_sites, 0, 100000); !r)
+      return tl::make_unexpected(r.error());
     if (auto r = rd.read_string(*s, "server", "hostname", cfg.hostname); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_uint(*s, "server", "max_request_bytes", cfg.max_request_bytes, 1024, int64_t(1) << 32); !r)
       return tl::make_unexpected(r.error());
   }
+  // [api] (docs/api.md "Limits"). A message is spooled as one record, rendered: base64 makes
+  // content 78/57 as large, so 5/8 of the record limit leaves room for that and the headers.
+  if (const toml::node* an = root.get("api")) {
+    const toml::table* a = an->as_table();
+    if (!a) return tl::make_unexpected(fmt::format("{}: expected a table", rd.where(*an, "api")));
+    if (auto r = rd.check_known(*a, "api", {"max_message_bytes", "max_recipients_per_message", "max_batch_messages"}); !r)
+      return tl::make_unexpected(r.error());
+    constexpr auto kMaxContent = static_cast<int64_t>(queue::kMaxRecordPayload / 8 * 5);
+    if (auto r = rd.read_uint(*a, "api", "max_message_bytes", cfg.api.max_message_bytes, 1024, kMaxContent); !r)
+      return tl::make_unexpected(r.error());
+    if (auto r = rd.read_uint(*a, "api", "max_recipients_per_message", cfg.api.max_recipients, 1, 100000); !r)
+      return tl::make_unexpected(r.error());
+    if (auto r = rd.read_uint(*a, "api", "max_batch_messages", cfg.api.max_batch, 1, 100000); !r)
+      return tl::make_unexpected(r.error());
+  }
+  // Set explicitly, max_request_bytes is the operator's word, even below what the content limit needs.
+  if (const toml::table* s = root["server"].as_table(); !s || !s->get("max_request_bytes"))
+    cfg.max_request_bytes = request_bytes_for(cfg.api.max_message_bytes);
   if (const toml::node* wn = root.get("webhooks")) {
     auto hooks = rd.read_webhooks(*wn);
     if (!hooks) return tl::make_unexpected(hooks.error());
@@ -507,6 +551,9 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
       return tl::make_unexpected(r.error());
     if (auto r = rd.read_duration(*sp, "spool", "status_retention", cfg.spool.status_retention); !r)
       return tl::make_unexpected(r.error());
+  }
+  if (const toml::node* ln = root.get("log")) {
+    if (auto r = rd.read_log(*ln, cfg.log); !r) return tl::make_unexpected(r.error());
   }
   if (const toml::table* d = root["dns"].as_table()) {
     if (auto r = rd.check_known(*d, "dns", {"servers", "timeout", "attempts", "min_ttl", "max_ttl", "negative_ttl", "prefer_ipv6"}); !r)
@@ -587,6 +634,11 @@ uint32_t cores() {
   return n ? n : 1;
 }
 }  // namespace
+
+bool is_log_level(std::string_view level) {
+  static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  return std::find(std::begin(kLevels), std::end(kLevels), level) != std::end(kLevels);
+}
 
 uint32_t Config::shard_count() const { return threads ? threads : cores(); }
 uint32_t Config::signing_thread_count() const { return signing_threads ? signing_threads : cores(); }

@@ -15,6 +15,7 @@
 #include <tl/expected.hpp>
 
 #include "dkim/sign_entry.h"
+#include "engine/api/submit_request.h"
 
 namespace ringpost::engine {
 
@@ -115,6 +116,21 @@ struct WebhookConfig {
   uint32_t batch = 100;             // events per POST at most
 };
 
+// The request body a message of `max_message_bytes` content needs: base64 is 4/3 of the
+// bytes, a client's CRLF every 76 columns is 4 more octets when JSON-escaped (80/76), so 3/2
+// covers attachments with room to spare; 1 MiB more for the JSON around them.
+constexpr std::size_t request_bytes_for(std::size_t max_message_bytes) {
+  return max_message_bytes / 2 * 3 + (std::size_t{1} << 20);
+}
+
+// [log]: human logs (spdlog) and the delivery log (docs/delivery-log.md).
+struct LogConfig {
+  std::string level = "info";  // trace, debug, info, warn, error, critical, off
+  std::string delivery_log;    // a file of JSON lines; empty = no delivery log
+  uint64_t delivery_log_max_bytes = 100u << 20;  // rotate past this size (0 = never; logrotate + SIGUSR1)
+  uint32_t delivery_log_keep = 5;                // rotated files kept: path.1 … path.N
+};
+
 struct Config {
   std::string http_listen = "127.0.0.1:8025";
   uint32_t threads = 0;  // 0 = one shard per core
@@ -122,12 +138,23 @@ struct Config {
   uint32_t signing_threads = 0;
   std::string spool_dir = "./var/spool";
   std::string hostname = "mta.example.test";
-  std::size_t max_request_bytes = 10 * 1024 * 1024;
+  // Unless the file sets it: request_bytes_for(api.max_message_bytes), so a message at the
+  // content limit still fits after base64 and JSON (docs/api.md "Limits").
+  std::size_t max_request_bytes = request_bytes_for(api::kMaxMessageBytes);
+  // [api]: per-message and per-batch limits of the submit API.
+  api::SubmitLimits api;
   // A request not complete this long after its first byte gets 408 and the connection is
   // closed: slow-loris clients cannot hold connections open with a trickle of header bytes.
   std::chrono::milliseconds request_timeout = std::chrono::seconds(10);
+  // SIGTERM/SIGINT: how long the shards may finish SMTP transactions in flight before the rest
+  // are cut (their mail stays queued in the spool). docs/operating.md.
+  std::chrono::milliseconds drain_timeout = std::chrono::seconds(30);
+  // GET /metrics: how many sites get their own `site` label; later ones count as "other"
+  // (docs/metrics.md). Bounds the number of series a scraper stores.
+  std::size_t metrics_top_sites = 50;
   DnsConfig dns;
   SpoolConfig spool;
+  LogConfig log;
   DeliveryPolicy defaults;
   std::map<std::string, DeliveryPolicy> domains;  // key: lower-case domain
   // [dkim."example.test"] / [[dkim."example.test"]]: keys loaded and checked at load time, in
@@ -153,6 +180,9 @@ struct Config {
 
 // Parses "host:port", "[v6]:port". Errors describe what is wrong with the text.
 tl::expected<HostPort, std::string> parse_host_port(std::string_view text);
+
+// spdlog's level names: trace, debug, info, warn, error, critical, off.
+bool is_log_level(std::string_view level);
 
 tl::expected<Config, std::string> load_config_file(const std::string& path);
 tl::expected<Config, std::string> load_config_string(std::string_view toml, const std::string& source_name);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/attempt_peer.h"
 #include "engine/segment_file.h"
 #include "queue/message.h"
 #include "smtp/reply.h"
@@ -54,6 +55,7 @@ struct DeliveryEvent {
   int64_t at_ms = 0;
   std::string site;  // the site (MX host set or route) the attempt went to; empty before routing
   std::string host;  // the endpoint (MX host and address) that answered; empty without a connection
+  AttemptTrace attempt;  // for the delivery log: the connection's address and TLS, the attempt's start
 };
 
 }  // namespace ringpost::engine

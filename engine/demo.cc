@@ -20,6 +20,7 @@
 
 #include "engine/blocking_http_client.h"
 #include "engine/engine.h"
+#include "engine/progress.h"
 
 namespace ringpost::engine {
 namespace {
@@ -85,6 +86,15 @@ int64_t json_int(simdjson::dom::element e, std::string_view a, std::string_view 
   return out;
 }
 
+// Progress goes to stderr (stdout keeps the report): on a terminal one line rewritten in
+// place, otherwise a line each time, so a log or a test sees every one.
+void show_progress(const std::string& line, bool last) {
+  static const bool tty = ::isatty(2) == 1;
+  if (tty) fmt::print(stderr, "\r{}{}", line, last ? "\n" : "");
+  else fmt::print(stderr, "{}\n", line);
+  std::fflush(stderr);
+}
+
 }  // namespace
 
 int run_demo(Config cfg, const DemoOptions& opts) {
@@ -135,6 +145,7 @@ int run_demo(Config cfg, const DemoOptions& opts) {
   auto start = std::chrono::steady_clock::now();
   std::string sample_id;
   int rc = 0;
+  ProgressMeter submit_meter("submitted", opts.messages, start);
   for (uint32_t sent = 0; sent < opts.messages;) {
     uint32_t n = std::min<uint32_t>(1000, opts.messages - sent);
     auto resp = http.request("POST", "/v1/messages/batch", demo_batch(sent, n));
@@ -148,6 +159,7 @@ int run_demo(Config cfg, const DemoOptions& opts) {
       if (json.parse(resp->body)["ids"].at(0).get(id) == simdjson::SUCCESS) sample_id = id;
     }
     sent += n;
+    if (auto line = submit_meter.tick(sent, std::chrono::steady_clock::now())) show_progress(*line, false);
   }
   auto submitted = std::chrono::steady_clock::now();
   fmt::print("submitted {} messages in {} batches of up to 1000 ({:.0f} ms, all spooled before each 202)\n",
@@ -156,6 +168,7 @@ int run_demo(Config cfg, const DemoOptions& opts) {
 
   int64_t delivered = 0, opened = 0, transactions = 0, failed = 0;
   auto deadline = start + std::chrono::minutes(5);
+  ProgressMeter deliver_meter("delivered", opts.messages, start);
   while (rc == 0 && std::chrono::steady_clock::now() < deadline) {
     auto resp = http.request("GET", "/v1/stats");
     if (resp && resp->status == 200) {
@@ -165,9 +178,11 @@ int run_demo(Config cfg, const DemoOptions& opts) {
       opened = json_int(stats, "connections_opened");
       transactions = json_int(stats, "transactions");
       if (delivered + failed >= opts.messages) break;
+      if (auto line = deliver_meter.tick(delivered, std::chrono::steady_clock::now())) show_progress(*line, false);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  show_progress(deliver_meter.finish(std::max<int64_t>(delivered, 0), std::chrono::steady_clock::now()), true);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fmt::print("delivered {} of {} messages in {:.2f} s: {:.0f} msgs/s end to end (submit + spool + SMTP)\n", delivered,
              opts.messages, secs, delivered / secs);

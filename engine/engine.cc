@@ -45,6 +45,7 @@ tl::expected<void, std::string> Engine::start() {
     front_->set_internal_token(internal_token);
   }
   if (auto r = front_->listen(); !r) return tl::make_unexpected(r.error());
+  if (auto r = front_->open_delivery_log(); !r) return tl::make_unexpected(r.error());
   auto pending = front_->recover();
   if (!pending) return tl::make_unexpected(pending.error());
   if (*pending) spdlog::info("recovered {} undelivered recipients from {}", *pending, cfg_.spool_dir);
@@ -72,13 +73,20 @@ void Engine::reload(const Config& fresh) {
   }
 }
 
+void Engine::reopen_logs() {
+  if (front_) front_->reopen_logs();
+}
+
 uint16_t Engine::http_port() const { return front_ ? front_->port() : 0; }
 
 void Engine::stop() {
   if (stopping_.exchange(true)) return;
+  // From here submits get 503 draining: nothing is accepted that the shards would not start.
+  if (front_) front_->begin_drain();
   webhooks_.clear();  // they talk to the front: stop them first
-  // Shards first: they drain (finish transactions, QUIT idle connections) while the front is
-  // still there to record and spool their outcomes; then the front flushes and stops.
+  // Shards first: they drain (finish transactions, QUIT idle connections, for at most
+  // [server] drain_timeout) while the front is still there to record and spool their
+  // outcomes; then the front syncs the spool and stops.
   for (auto& s : shards_) s->request_stop();
   for (auto& s : shards_) s->join();
   stop_.store(true);

@@ -29,11 +29,15 @@ class Engine {
 
   tl::expected<void, std::string> start();
   uint16_t http_port() const;
+  // Graceful drain (docs/operating.md): submits get 503 at once, the shards finish or cut their
+  // transactions within drain_timeout, the spool is synced. Returns when every thread is done.
   void stop();
   // SIGHUP: sign with the DKIM keys and require_dkim of `fresh` (already loaded and checked)
-  // from the next request on, and apply its delivery limits and rules (shards take them on
-  // their next tick). Listen address, threads, spool, routes and TLS need a restart.
+  // from the next request on, and apply its delivery limits, rules and routes (shards take
+  // them on their next tick or job). Listen address, threads, spool and TLS need a restart.
   void reload(const Config& fresh);
+  // SIGUSR1: the delivery log is reopened at its path (after logrotate moved it).
+  void reopen_logs();
   const Config& config() const { return cfg_; }
 
  private:

@@ -15,7 +15,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "engine/api/api_error.h"
 #include "engine/clock.h"
+#include "engine/delivery_log.h"
 #include "engine/shard.h"
 
 namespace ringpost::engine {
@@ -26,6 +28,7 @@ Front::Front(const Config& cfg, std::vector<Shard*> shards, Mailbox<DeliveryEven
       policies_(policies), keys_(std::make_shared<const KeyRing>(cfg.keys)), answers_(answers),
       dkim_(make_dkim_policy(cfg)) {
   accept_op_.self = this;
+  delivery_log_ = std::make_unique<DeliveryLog>(cfg.log);
 }
 
 void Front::replace_dkim(std::shared_ptr<const DkimPolicy> policy) {
@@ -37,6 +40,10 @@ void Front::replace_keys(std::shared_ptr<const KeyRing> keys) {
   keys_next_.store(std::move(keys));
   keys_changed_.store(true, std::memory_order_release);
 }
+
+tl::expected<void, std::string> Front::open_delivery_log() { return delivery_log_->open(); }
+
+void Front::reopen_logs() { delivery_log_->request_reopen(); }
 
 Front::~Front() {
   conns_.clear();
@@ -64,7 +71,9 @@ tl::expected<void, std::string> Front::listen() {
     if (rc == 0 || errno != EADDRINUSE) break;
     ::usleep(50 * 1000);
   }
-  if (rc < 0 || ::listen(listen_fd_, 1024) < 0)
+  // The kernel caps the backlog at net.core.somaxconn; thousands of clients connecting at once
+  // (a load balancer's pool reconnecting) should queue, not wait out a SYN retransmit.
+  if (rc < 0 || ::listen(listen_fd_, SOMAXCONN) < 0)
     return tl::make_unexpected(fmt::format("cannot listen on {}: {}", cfg_.http_listen, std::strerror(errno)));
   socklen_t len = sizeof addr;
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
@@ -74,6 +83,7 @@ tl::expected<void, std::string> Front::listen() {
 
 void Front::run(const std::atomic<bool>& stop) {
   ring_ = std::make_unique<Ring>();  // on this thread: SINGLE_ISSUER
+  ring_->count_into(&metrics_.ring());
   if (auto r = open_spool(); !r) {
     spdlog::critical("{}", r.error());
     return;
@@ -82,6 +92,7 @@ void Front::run(const std::atomic<bool>& stop) {
   signed_.arm(*ring_);
   answers_.arm(*ring_);
   arm_accept();
+  delivery_log_->start(*ring_);
   while (!stop.load(std::memory_order_relaxed)) {
     ring_->run_once(50);
     on_signed();
@@ -92,11 +103,32 @@ void Front::run(const std::atomic<bool>& stop) {
     expire_statuses();
     expire_slow_requests();
     spool_->flush();
+    delivery_log_->flush();
     reap();
   }
-  // Let an in-flight commit finish so its callbacks do not outlive the ring.
-  for (int i = 0; i < 100 && spool_->busy(); ++i) ring_->run_once(50);
+  // The shards have drained (Engine::stop joins them first): record their last outcomes, then
+  // make everything appended durable, OUTCOMEs included, so a restart repeats no delivery that
+  // was confirmed. The same commit answers requests accepted in the last iteration. Bounded:
+  // a disk that hangs must not hang the exit.
   apply_events();
+  bool synced = false, sync_ok = false;
+  spool_->when_durable([&](bool ok) {
+    synced = true;
+    sync_ok = ok;
+  });
+  for (int i = 0; i < 200 && !synced; ++i) {
+    spool_->flush();  // a no-op while an earlier commit is in flight
+    ring_->run_once(50);
+  }
+  if (!sync_ok) spdlog::error("spool: the final sync failed or timed out; some deliveries may be repeated after restart");
+  // Let the answers that commit produced reach the kernel before the sockets close.
+  auto sending = [this] {
+    for (auto& [id, c] : conns_)
+      if (c->send_in_flight || !c->out.empty()) return true;
+    return false;
+  };
+  for (int i = 0; i < 20 && sending(); ++i) ring_->run_once(50);
+  delivery_log_->finish();
   // Requests still being signed were never spooled: nothing of theirs was accepted.
   signing_.reset();
   awaiting_signature_.clear();
@@ -132,7 +164,7 @@ void Front::on_recv(Conn& c, int res) {
     return;
   }
   c.in.append(c.buf, static_cast<std::size_t>(res));
-  if (!c.request_started_ms) c.request_started_ms = now_ms();
+  if (!c.request_started_ms) note_request_started(c, now_ms());
   process(c);
   if (!c.closing) {
     io_uring_prep_recv(ring_->sqe(&c.recv_op), c.fd, c.buf, sizeof c.buf, 0);
@@ -144,14 +176,27 @@ void Front::process(Conn& c) {
   while (!c.busy && !c.close_after && !c.in.empty()) {
     HttpRequestParser::Result r = c.parser.feed(c.in);
     c.in.erase(0, r.consumed);
-    if (r.status == HttpRequestParser::Status::need_more) break;
+    if (r.status == HttpRequestParser::Status::need_more) {
+      // Not busy, so every earlier answer is already queued: the 100 cannot overtake one.
+      if (c.parser.take_continue()) {
+        c.out += "HTTP/1.1 100 Continue\r\n\r\n";
+        flush(c);
+      }
+      break;
+    }
     if (r.status == HttpRequestParser::Status::error) {
-      std::string body = fmt::format(R"({{"error":{{"code":"{}","message":"{}"}}}})", r.error_code, r.error_message);
-      respond(c.id, r.http_status, body, true);
+      api::ApiError e{r.http_status, r.error_code, r.error_message, ""};
+      if (r.http_status == 413) {
+        e.limit = "max_request_bytes";
+        e.limit_value = cfg_.max_request_bytes;
+      }
+      respond(c.id, r.http_status, api::to_json(e), true);
       break;
     }
     HttpRequest req = c.parser.take();
-    c.request_started_ms = c.in.empty() ? 0 : now_ms();  // bytes left over begin the next one
+    c.request_complete_ns = steady_ns();
+    c.request_started_ms = 0;
+    if (!c.in.empty()) note_request_started(c, now_ms());  // bytes left over begin the next one
     if (!req.keep_alive) c.close_after = true;
     handle(c, std::move(req));
   }
@@ -188,8 +233,13 @@ void Front::close(Conn& c) {
   if (!c.closing) {
     c.closing = true;
     ::shutdown(c.fd, SHUT_RDWR);  // completes the pending recv; the fd is closed when freed
+    closing_.push_back(c.id);
   }
-  needs_reap_ = true;
+}
+
+void Front::note_request_started(Conn& c, int64_t now) {
+  c.request_started_ms = now;
+  started_.emplace_back(now, c.id);
 }
 
 void Front::expire_slow_requests() {
@@ -197,36 +247,47 @@ void Front::expire_slow_requests() {
   if (now < next_slow_check_ms_) return;
   next_slow_check_ms_ = now + 250;
   const int64_t limit = cfg_.request_timeout.count();
-  for (auto& [id, c] : conns_) {
+  // started_ is in time order except for re-queued busy entries (below), which only wait behind
+  // younger ones: at most one request_timeout later than their due time.
+  std::vector<std::pair<int64_t, uint64_t>> still_busy;
+  while (!started_.empty() && now - started_.front().first >= limit) {
+    auto [started, id] = started_.front();
+    started_.pop_front();
+    auto it = conns_.find(id);
+    if (it == conns_.end()) continue;
+    Conn& c = *it->second;
+    if (c.request_started_ms != started || c.closing || c.close_after) continue;  // moved on
     // A connection waiting on us (spool, signing, long poll) is not the client being slow.
-    if (c->busy || c->closing || c->close_after || !c->request_started_ms) continue;
-    if (now - c->request_started_ms < limit) continue;
-    c->request_started_ms = 0;
+    if (c.busy) {
+      still_busy.emplace_back(started, id);
+      continue;
+    }
+    c.request_started_ms = 0;
     respond(id, 408, R"({"error":{"code":"request_timeout","message":"the request was not complete in time"}})", true);
   }
+  for (auto& e : still_busy) started_.push_back(e);
 }
 
 void Front::reap() {
-  if (!needs_reap_) return;
-  needs_reap_ = false;
-  for (auto it = conns_.begin(); it != conns_.end();) {
-    if (it->second->closing && it->second->pending_ops == 0) {
-      it = conns_.erase(it);
-    } else {
-      if (it->second->closing) needs_reap_ = true;
-      ++it;
-    }
+  if (closing_.empty()) return;
+  std::size_t kept = 0;
+  for (uint64_t id : closing_) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) continue;
+    if (it->second->pending_ops == 0) conns_.erase(it);
+    else closing_[kept++] = id;  // still has an SQE in flight; try again next iteration
   }
+  closing_.resize(kept);
 }
 
 void Front::respond(uint64_t conn_id, int status, const std::string& body, bool close_after,
-                    std::string_view extra_headers) {
+                    std::string_view extra_headers, std::string_view content_type) {
   auto it = conns_.find(conn_id);
   if (it == conns_.end()) return;  // the client left; what it submitted is still accepted
   Conn& c = *it->second;
   if (close_after) c.close_after = true;
-  c.out += fmt::format("HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}{}{}\r\n",
-                       status, http_status_str(static_cast<http_status>(status)), body.size(), c.extra_headers,
+  c.out += fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}{}\r\n", status,
+                       http_status_str(static_cast<http_status>(status)), content_type, body.size(), c.extra_headers,
                        extra_headers, c.close_after ? "Connection: close\r\n" : "");
   c.out += body;
   flush(c);

@@ -27,7 +27,9 @@
 #include "engine/event_feed.h"
 #include "engine/http_request_parser.h"
 #include "engine/idempotency.h"
+#include "engine/idempotency_homes.h"
 #include "engine/live_policy.h"
+#include "engine/metrics/front_metrics.h"
 #include "engine/shard_control.h"
 #include "engine/mailbox.h"
 #include "engine/ring.h"
@@ -43,6 +45,7 @@ struct SubmitMessage;
 namespace ringpost::engine {
 
 class Shard;
+class DeliveryLog;
 
 class Front {
  public:
@@ -62,6 +65,13 @@ class Front {
   void set_internal_token(std::string token) { internal_token_ = std::move(token); }
   // Any thread (SIGHUP): requests from the next one on are checked against `keys`.
   void replace_keys(std::shared_ptr<const KeyRing> keys);
+  // Before run(): opens [log] delivery_log (docs/delivery-log.md), so a bad path stops start-up.
+  tl::expected<void, std::string> open_delivery_log();
+  // Any thread (SIGUSR1): the delivery log is reopened at its path at the next loop turn.
+  void reopen_logs();
+  // Any thread (SIGTERM): submits get 503 draining and /healthz 503 from the next request on;
+  // reads (status, events, stats) keep working while the shards finish. docs/operating.md.
+  void begin_drain() { draining_.store(true, std::memory_order_release); }
 
  private:
   struct Conn;
@@ -79,11 +89,12 @@ class Front {
   void close(Conn& c);
   void reap();
   void expire_slow_requests();
+  void note_request_started(Conn& c, int64_t now);
 
   // front_api.cc: the routes.
   void handle(Conn& c, HttpRequest req);
   void respond(uint64_t conn_id, int status, const std::string& body, bool close_after = false,
-               std::string_view extra_headers = {});
+               std::string_view extra_headers = {}, std::string_view content_type = "application/json");
   // A request's Idempotency-Key while it is being accepted.
   struct IdempotencyContext {
     std::string owner, key, hash;
@@ -102,6 +113,7 @@ class Front {
     IdempotencyContext idem;
     std::vector<std::string> tags;      // per message: a JSON object's text, or empty
     std::vector<std::string> metadata;  // per message: a JSON object's text, or empty
+    int64_t request_complete_ns = 0;    // steady_ns() when the request was parsed, for /metrics
   };
   void accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool batch);
   void on_signed();
@@ -151,6 +163,10 @@ class Front {
   // A message has nothing left to deliver: its segment may become reclaimable.
   void on_finished(const SpooledMessage& msg, int64_t finished_at_ms);
   void reclaim();
+  // Before segment seq is deleted: writes its unexpired idempotency answers forward and
+  // deletes it once they are durable. False when there were none to carry.
+  bool carry_idempotency_then_delete(uint32_t seq);
+  void delete_segment(uint32_t seq);
   void compact_oldest();
   void expire_statuses();
   std::string spool_stats_json() const;
@@ -161,6 +177,8 @@ class Front {
   std::vector<bool> shard_touched_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
+  // Declared before the ring, so destroyed after it: a write in flight names its buffer.
+  std::unique_ptr<DeliveryLog> delivery_log_;
   std::unique_ptr<Ring> ring_;
   std::unique_ptr<SpoolWriter> spool_;
   int spool_lock_fd_ = -1;
@@ -187,6 +205,8 @@ class Front {
   std::vector<FeedWait> feed_waits_;
   bool feed_grew_ = false;
   std::unique_ptr<IdempotencyStore> idempotency_ = std::make_unique<LocalIdempotencyStore>();
+  IdempotencyHomes idempotency_homes_;
+  bool carrying_idempotency_ = false;
   Mailbox<ShardAnswer>& answers_;
   std::vector<ShardAnswer> answer_batch_;
   std::unordered_map<uint64_t, AdminWait> admin_waits_;
@@ -194,8 +214,14 @@ class Front {
   AcceptOp accept_op_;
   uint64_t next_conn_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
-  bool needs_reap_ = false;
+  // Both lists keep per-iteration work proportional to what changed, not to the number of
+  // connections: 10,000 idle keep-alive clients must cost nothing per loop.
+  std::vector<uint64_t> closing_;  // conns marked closing, freed by reap() once no SQE names them
+  // (first byte of an unfinished request, conn id), oldest first; entries whose conn has since
+  // moved on are stale and dropped when they reach the front.
+  std::deque<std::pair<int64_t, uint64_t>> started_;
   int64_t next_slow_check_ms_ = 0;
+  std::atomic<bool> draining_{false};
   // DKIM signing at acceptance (docs/dkim.md). dkim_ belongs to the front thread; a reload is
   // handed over through dkim_next_ and picked up at the next accept_messages.
   std::shared_ptr<const DkimPolicy> dkim_;
@@ -208,6 +234,7 @@ class Front {
   uint64_t next_sign_tag_ = 1;
   std::size_t messages_awaiting_signature_ = 0;
   std::vector<std::unique_ptr<SignJob>> signed_batch_;
+  FrontMetrics metrics_{cfg_.metrics_top_sites};  // GET /metrics (docs/metrics.md)
 };
 
 // One HTTP client connection. Freed only once no SQE names it (pending_ops == 0).
@@ -238,6 +265,7 @@ struct Front::Conn {
   std::size_t sent = 0;
   bool busy = false;          // a request is waiting (spool commit); later ones wait behind it
   int64_t request_started_ms = 0;  // first byte of a request not yet complete (0: none)
+  int64_t request_complete_ns = 0;  // steady_ns() when the current request was parsed (submit latency)
   bool close_after = false;   // close once everything queued is sent
   bool closing = false;
   bool send_in_flight = false;

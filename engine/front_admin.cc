@@ -20,6 +20,7 @@
 #include "engine/api/json_escape.h"
 #include "engine/api/rfc3339.h"
 #include "engine/clock.h"
+#include "engine/delivery_log.h"
 #include "engine/front.h"
 #include "engine/override_store.h"
 #include "engine/shard.h"
@@ -134,7 +135,9 @@ bool Front::handle_admin(Conn& c, const HttpRequest& req, const std::string& pat
       respond(c.id, o.error().http_status, api::to_json(o.error()));
       return true;
     }
-    if (change_override(c.id, domain, *o)) ask_shards(c.id, AdminWait::Kind::one, domain, {});
+    if (!change_override(c.id, domain, *o)) return true;
+    ask_shards(c.id, AdminWait::Kind::one, domain, {});
+    delivery_log_->admin("throttle", domain, c.key ? c.key->name : std::string(), &*o);
     spdlog::info("admin: throttle for {} set", domain);
     return true;
   }
@@ -166,12 +169,18 @@ bool Front::handle_admin(Conn& c, const HttpRequest& req, const std::string& pat
       }
       o.suspended_until_ms = until;
     }
-    if (change_override(c.id, domain, o)) ask_shards(c.id, AdminWait::Kind::one, domain, {});
-    spdlog::info("admin: {} {}", action, domain);
+    if (!change_override(c.id, domain, o)) return true;
+    ask_shards(c.id, AdminWait::Kind::one, domain, {});
+    delivery_log_->admin(action, domain, c.key ? c.key->name : std::string(), &o);
+    // An operator's reason (`ringpost ctl domain suspend --reason`) is for the log only.
+    const std::string reason = json_string_field(req.body, "reason").value_or("");
+    spdlog::info("admin: {} {}{}", action, domain, reason.empty() ? "" : " (" + reason + ")");
     return true;
   }
   if (action == "retry-now") {
-    if (need("POST")) ask_shards(c.id, AdminWait::Kind::retry_now, domain, {});
+    if (!need("POST")) return true;
+    ask_shards(c.id, AdminWait::Kind::retry_now, domain, {});
+    delivery_log_->admin("retry-now", domain, c.key ? c.key->name : std::string(), nullptr);
     spdlog::info("admin: retry-now {}", domain);
     return true;
   }
@@ -188,6 +197,7 @@ bool Front::handle_admin(Conn& c, const HttpRequest& req, const std::string& pat
     if (!change_override(c.id, domain, o)) return true;
     ask_shards(c.id, AdminWait::Kind::bounce_all, domain,
                smtp::Reply{550, "5.0.0", fmt::format("administratively bounced: {}", reason)});
+    delivery_log_->admin("bounce-all", domain, c.key ? c.key->name : std::string(), &o);
     spdlog::info("admin: bounce-all {} ({})", domain, reason);
     return true;
   }

@@ -3,6 +3,8 @@
 // only from the spool's durability callback, never before.
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -18,6 +20,7 @@
 #include "engine/clock.h"
 #include "engine/front.h"
 #include "engine/idempotency.h"
+#include "engine/metrics/exposition.h"
 #include "engine/shard.h"
 #include "queue/spool_record.h"
 #include "queue/spool_recovery.h"
@@ -43,6 +46,15 @@ void Front::handle(Conn& c, HttpRequest req) {
   c.idem = {};
   if (keys_changed_.load(std::memory_order_relaxed) && keys_changed_.exchange(false, std::memory_order_acquire))
     keys_ = keys_next_.load();  // a SIGHUP reload: revoked keys stop working from this request on
+  // Draining (SIGTERM): nothing new is accepted, and /healthz fails so a load balancer stops
+  // sending here. Retry-After covers the drain; the connection is closed so the client's next
+  // try opens a new one, which the balancer sends to another node.
+  if (draining_.load(std::memory_order_acquire) &&
+      (path == "/healthz" || ((path == "/v1/messages" || path == "/v1/messages/batch") && m == "POST")))
+    return respond(c.id, 503,
+                   error_json("draining", "this node is shutting down and accepts no new messages; retry elsewhere or later"),
+                   true, fmt::format("Retry-After: {}\r\n",
+                               std::max<int64_t>(1, std::chrono::ceil<std::chrono::seconds>(cfg_.drain_timeout).count())));
   // Keys (docs/api.md): every /v1/ call names one once any is configured. The admin API also
   // takes the static admin token, checked there.
   const bool admin_path = path == "/v1/domains" || path.starts_with("/v1/domains/");
@@ -51,6 +63,13 @@ void Front::handle(Conn& c, HttpRequest req) {
     const ApiKey* key = !internal_token_.empty() && req.authorization == "Bearer " + internal_token_
                             ? &kInternal
                             : keys_->authenticate(req.authorization);
+    // The admin token is an admin identity on every /v1/ call, so an operator's one token
+    // (`ringpost ctl`) also reads stats, messages and events. Constant time, as for the admin API.
+    static const ApiKey kAdminToken{"(admin token)", {}, {}, std::nullopt, 0, ApiKey::Role::admin};
+    const std::string want_admin = "Bearer " + cfg_.admin_token;
+    if (!key && !cfg_.admin_token.empty() && req.authorization.size() == want_admin.size() &&
+        CRYPTO_memcmp(req.authorization.data(), want_admin.data(), want_admin.size()) == 0)
+      key = &kAdminToken;
     if (!key && !admin_path)
       return respond(c.id, 401, error_json("unauthorized", "missing or unknown API key (Authorization: Bearer <key>)"),
                      false, "WWW-Authenticate: Bearer\r\n");
@@ -79,6 +98,13 @@ void Front::handle(Conn& c, HttpRequest req) {
     if (m != "GET") return method_not_allowed("GET");
     return respond(c.id, 200, R"({"status":"ok"})");
   }
+  if (path == "/metrics") {  // no key, like /healthz: a scraper holds none (docs/metrics.md)
+    if (m != "GET") return method_not_allowed("GET");
+    using S = queue::RecipientState;
+    return respond(c.id, 200, metrics_.render(shards_, status_.count(S::queued) + status_.count(S::deferred),
+                                              ledger_.total_bytes()),
+                   false, {}, Exposition::kContentType);
+  }
   if (handle_admin(c, req, path)) return;
   if (path == "/v1/events") {
     if (m != "GET") return method_not_allowed("GET");
@@ -92,7 +118,7 @@ void Front::handle(Conn& c, HttpRequest req) {
     if (m != "POST") return method_not_allowed("POST");
     if (!require_json()) return;
     if (!idempotency_check(c, req, false)) return;
-    auto parsed = api::parse_submit(req.body);
+    auto parsed = api::parse_submit(req.body, cfg_.api);
     if (!parsed) {
       drop_idempotency(c.idem);
       return respond(c.id, parsed.error().http_status, api::to_json(parsed.error()));
@@ -105,7 +131,7 @@ void Front::handle(Conn& c, HttpRequest req) {
     if (m != "POST") return method_not_allowed("POST");
     if (!require_json()) return;
     if (!idempotency_check(c, req, true)) return;
-    auto parsed = api::parse_batch(req.body);
+    auto parsed = api::parse_batch(req.body, cfg_.api);
     if (!parsed) {
       drop_idempotency(c.idem);
       return respond(c.id, parsed.error().error.http_status, api::to_json(parsed.error()));
@@ -138,6 +164,7 @@ void Front::accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool 
                                        c.key->name, msgs[i].from),
                            batch ? fmt::format("messages[{}].from", i) : "from"}));
   PendingAccept p{c.id, batch, now, {}, {}, c.key ? c.key->name : std::string(), std::move(c.idem), {}, {}};
+  p.request_complete_ns = c.request_complete_ns;
   p.msgs.reserve(msgs.size());
   const bool sign = !dkim_->keys.empty() || dkim_->require;
   std::unique_ptr<SignJob> job;

@@ -17,6 +17,7 @@
 #include "engine/api/api_error.h"
 #include "engine/api/json_escape.h"
 #include "engine/clock.h"
+#include "engine/delivery_log.h"
 #include "engine/front.h"
 #include "queue/spool_record.h"
 #include "queue/spool_recovery.h"
@@ -83,6 +84,13 @@ tl::expected<std::size_t, std::string> Front::recover() {
   std::size_t pending = 0;
   const int64_t now = now_ms();
   rebuild_idempotency(recovered->messages, now);  // before the messages are moved into the status store
+  for (const queue::RecoveredIdempotent& r : recovered->idempotent) {
+    // After the ACCEPT-derived answers: a carried record is in a later file than its ACCEPTs.
+    if (r.record.expires_at_ms <= now) continue;
+    idempotency_->put(r.record.owner, r.record.key,
+                      IdempotentAnswer{r.record.request_hash, r.record.status, r.record.answer, r.record.expires_at_ms});
+    idempotency_homes_.note(r.record.owner, r.record.key, r.file);
+  }
   rebuild_feed(recovered->messages);
   for (queue::Message& m : recovered->messages) {
     auto s = std::make_shared<SpooledMessage>();
@@ -131,6 +139,7 @@ void Front::rebuild_idempotency(const std::vector<queue::Message>& messages, int
     char shape = 's';
     std::string owner, key, hash;
     int64_t created = 0;
+    uint32_t home = 0;
     std::vector<const queue::Message*> msgs;
   };
   std::map<std::pair<std::string, std::string>, Req> reqs;
@@ -144,6 +153,7 @@ void Front::rebuild_idempotency(const std::vector<queue::Message>& messages, int
     r.key = m.idempotency.substr(2, nl2 - 2);
     r.hash = m.idempotency.substr(nl2 + 1);
     r.created = m.created_at_ms;
+    r.home = m.body_at.file;  // the segment index is the recovered file's index
     r.msgs.push_back(&m);
   }
   for (auto& [slot, r] : reqs) {
@@ -161,6 +171,7 @@ void Front::rebuild_idempotency(const std::vector<queue::Message>& messages, int
       body += fmt::format(",\"recipients\":{}}}", r.msgs[0]->recipients.size());
     }
     idempotency_->put(r.owner, r.key, IdempotentAnswer{r.hash, 202, body, r.created + IdempotencyStore::kTtlMs});
+    idempotency_homes_.note(r.owner, r.key, r.home);
   }
 }
 
@@ -178,6 +189,7 @@ tl::expected<void, std::string> Front::open_spool() {
   track(spool_->segment());
   spool_->on_new_segment(track);
   spool_->on_committed([this](const SegmentFile& seg, uint64_t bytes) { ledger_.add_bytes(seg.seq, bytes); });
+  spool_->on_synced([this](int64_t ns) { metrics_.spool_synced(ns); });
   // Messages hold the files they need; the rest can close once reclaimed.
   recovered_segments_.clear();
   return {};
@@ -237,6 +249,7 @@ void Front::spool_and_answer(PendingAccept p) {
         dispatch(s, m.recipients, p.bodies[i]);
         for (uint32_t r = 0; r < s->recipients.size(); ++r)
           feed(*s, r, "accepted", 0, {}, p.owner, p.tags[i], s->created_at_ms);
+        delivery_log_->accepted(*s, p.owner, p.tags[i]);
         status_.add(std::move(m));
         if (batch) {
           if (i) body += ',';
@@ -250,9 +263,12 @@ void Front::spool_and_answer(PendingAccept p) {
         api::append_json_string(body, p.msgs[0]->id);
         body += fmt::format(",\"recipients\":{}}}", p.msgs[0]->recipients.size());
       }
-      if (!p.idem.key.empty())
+      if (!p.idem.key.empty()) {
         idempotency_->put(p.idem.owner, p.idem.key,
                           IdempotentAnswer{p.idem.hash, 202, body, p.now_ms + IdempotencyStore::kTtlMs});
+        idempotency_homes_.note(p.idem.owner, p.idem.key, at.file->seq);
+      }
+      metrics_.accepted(p.owner, p.msgs, p.request_complete_ns);
       respond(conn_id, 202, body);
     }
     if (it != conns_.end()) process(*it->second);  // requests pipelined behind this one
@@ -271,8 +287,10 @@ void Front::apply_events() {
             spool_->buffer(), queue::OutcomeRecord{e.msg->id, e.recipient, e.state, e.attempts, e.at_ms, e.reply});
       const queue::Message* m = status_.find(e.msg->id);
       static const std::string kNone;
+      metrics_.on_event(e, m ? m->owner : kNone);
       feed(*e.msg, e.recipient, queue::to_string(e.state), e.attempts, e.reply, m ? m->owner : kNone,
            m ? m->tags_json : kNone, e.at_ms);
+      delivery_log_->event(e, m ? m->owner : kNone, m ? m->tags_json : kNone);
       if (queue::is_final(e.state) && m && all_final(*m)) on_finished(*e.msg, e.at_ms);
     }
     event_batch_.clear();
@@ -300,23 +318,50 @@ void Front::reclaim() {
   switch (ledger_.next_action(now_ms())) {
     case queue::SpoolLedger::Action::none: return;
     case queue::SpoolLedger::Action::delete_oldest: {
+      if (carrying_idempotency_) return;
       const uint32_t seq = *ledger_.oldest();
-      // Unlinking only drops the name; a shard still reading a body through its fd keeps the
-      // data until it is done (SegmentFile). Synchronous: one metadata update per segment.
-      const std::string& path = segment_paths_[seq];
-      if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-        spdlog::error("spool: cannot delete finished segment {}: {}", path, std::strerror(errno));
-        return;  // try again next time; nothing is lost by keeping it
-      }
-      spdlog::debug("spool: deleted finished segment {}", path);
-      ledger_.remove(seq);
-      segment_paths_.erase(seq);
+      if (!carry_idempotency_then_delete(seq)) delete_segment(seq);
       return;
     }
     case queue::SpoolLedger::Action::compact_oldest:
       if (!compacting_ && now_ms() >= next_compaction_ms_) compact_oldest();
       return;
   }
+}
+
+void Front::delete_segment(uint32_t seq) {
+  // Unlinking only drops the name; a shard still reading a body through its fd keeps the
+  // data until it is done (SegmentFile). Synchronous: one metadata update per segment.
+  const std::string& path = segment_paths_[seq];
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    spdlog::error("spool: cannot delete finished segment {}: {}", path, std::strerror(errno));
+    return;  // try again next time; nothing is lost by keeping it
+  }
+  spdlog::debug("spool: deleted finished segment {}", path);
+  ledger_.remove(seq);
+  segment_paths_.erase(seq);
+  idempotency_homes_.forget_segment(seq);  // only expired answers are left homed there
+}
+
+bool Front::carry_idempotency_then_delete(uint32_t seq) {
+  const int64_t now = now_ms();
+  std::vector<std::pair<std::string, std::string>> carried;
+  for (auto& [owner, key] : idempotency_homes_.homed_in(seq)) {
+    const IdempotentAnswer* a = idempotency_->find(owner, key, now);
+    if (!a || a->status == 0) continue;  // expired, or (cannot be) still in progress
+    [[maybe_unused]] bool ok = queue::append_idempotent(
+        spool_->buffer(), queue::IdempotentRecord{owner, key, a->request_hash, a->expires_at_ms, a->status, a->body});
+    carried.emplace_back(std::move(owner), std::move(key));
+  }
+  if (carried.empty()) return false;
+  carrying_idempotency_ = true;
+  spool_->when_durable([this, seq, carried = std::move(carried)](bool ok, const SpoolWriter::Placement& at) {
+    carrying_idempotency_ = false;
+    if (!ok) return;  // the segment stays; the next reclaim tries again
+    for (const auto& [owner, key] : carried) idempotency_homes_.note(owner, key, at.file->seq);
+    delete_segment(seq);
+  });
+  return true;
 }
 
 void Front::compact_oldest() {

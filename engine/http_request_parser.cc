@@ -45,6 +45,8 @@ int HttpRequestParser::on_header_value(http_parser* p, const char* at, std::size
   if (strcasecmp(s->header_field_.c_str(), "content-type") == 0) s->current_.content_type.append(at, len);
   else if (strcasecmp(s->header_field_.c_str(), "authorization") == 0) s->current_.authorization.append(at, len);
   else if (strcasecmp(s->header_field_.c_str(), "idempotency-key") == 0) s->current_.idempotency_key.append(at, len);
+  else if (strcasecmp(s->header_field_.c_str(), "expect") == 0)
+    s->expect_continue_ = len == 12 && strncasecmp(at, "100-continue", 12) == 0;
   return 0;
 }
 
@@ -56,6 +58,8 @@ int HttpRequestParser::on_headers_complete(http_parser* p) {
     s->too_large_ = true;
     return -1;
   }
+  // RFC 9110 §10.1.1: never to an HTTP/1.0 client, which would not understand it.
+  s->continue_due_ = s->expect_continue_ && p->http_major == 1 && p->http_minor >= 1;
   return 0;
 }
 
@@ -73,6 +77,7 @@ int HttpRequestParser::on_message_complete(http_parser* p) {
   auto* s = self(p);
   s->current_.keep_alive = http_should_keep_alive(p) != 0;
   s->complete_ = true;
+  s->continue_due_ = false;  // the body is here already: a 100 now would only confuse
   http_parser_pause(p, 1);
   return 0;
 }
@@ -110,9 +115,16 @@ HttpRequestParser::Result HttpRequestParser::feed(std::string_view in) {
   return r;
 }
 
+bool HttpRequestParser::take_continue() {
+  const bool due = continue_due_;
+  continue_due_ = false;
+  return due;
+}
+
 HttpRequest HttpRequestParser::take() {
   HttpRequest out = std::move(current_);
   current_ = HttpRequest{};
+  expect_continue_ = false;
   header_field_.clear();
   in_value_ = false;
   return out;

@@ -42,6 +42,11 @@ class HttpRequestParser {
   // answered and closed).
   Result feed(std::string_view in);
   HttpRequest take();
+  // True once per request that asked "Expect: 100-continue" (HTTP/1.1) and whose headers are
+  // in, with a length within the limit, while its body is still to come: the caller writes
+  // "100 Continue" so the client sends the body now rather than after its own timeout (curl
+  // waits 1 s for every body over 1 MiB). Over the limit, the 413 goes instead (RFC 9110 §10.1.1).
+  bool take_continue();
 
  private:
   static int on_url(http_parser* p, const char* at, std::size_t len);
@@ -59,6 +64,8 @@ class HttpRequestParser {
   bool in_value_ = false;
   bool complete_ = false;
   bool too_large_ = false;
+  bool expect_continue_ = false;  // the current request sent Expect: 100-continue
+  bool continue_due_ = false;     // ... and take_continue() has not reported it yet
   bool failed_ = false;
 };
 

@@ -1,8 +1,13 @@
 // ringpost's command line: `serve` runs a node, `demo` shows a batch going through a local sink,
 // `dkim keygen` makes a DKIM key and prints its DNS record; `sink` and `bench` are the benchmark
-// tools of bench/sink and bench/load.
+// tools of bench/sink and bench/load; `ctl` controls a running node (engine/ctl) and `check-config`
+// checks a config file before a restart.
+#include <sys/resource.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -12,6 +17,9 @@
 #include "bench/sink/sink_cli.h"
 #include "engine/config.h"
 #include "engine/api_keys.h"
+#include "engine/check_config.h"
+#include "engine/cli_help.h"
+#include "engine/ctl/ctl_command.h"
 #include "engine/demo.h"
 #include "engine/dkim_keygen.h"
 #include "engine/engine.h"
@@ -28,7 +36,24 @@ ringpost::engine::Config load_or_exit(const std::string& path) {
   return *cfg;
 }
 
-int serve(const std::string& config_path) {
+// Every HTTP client and SMTP connection is a file descriptor, and the default soft limit (1024)
+// would refuse the 1025th. The hard limit is the operator's (systemd LimitNOFILE); take all of it.
+void raise_fd_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  const rlim_t before = lim.rlim_cur;
+  if (lim.rlim_cur != lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+      spdlog::warn("RLIMIT_NOFILE: cannot raise {} to {}: {}", before, lim.rlim_max, std::strerror(errno));
+      return;
+    }
+  }
+  spdlog::info("RLIMIT_NOFILE: {} open files (was {})", lim.rlim_cur, before);
+}
+
+// `log_level`: --log-level, which wins over [log] level (also after a SIGHUP reload); empty: the file's.
+int serve(const std::string& config_path, const std::string& log_level) {
   // Block the stop signals in every thread (the engine's threads inherit this mask) and take
   // them synchronously here, so no thread is interrupted mid-syscall.
   sigset_t set;
@@ -36,10 +61,13 @@ int serve(const std::string& config_path) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);  // reopen the delivery log (logrotate's postrotate)
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
   ringpost::engine::Engine engine(load_or_exit(config_path));
+  spdlog::set_level(spdlog::level::from_str(log_level.empty() ? engine.config().log.level : log_level));
+  raise_fd_limit();  // after the level is set: its line is info
   if (auto r = engine.start(); !r) {
     fmt::print(stderr, "ringpost: {}\n", r.error());
     return 1;
@@ -49,7 +77,11 @@ int serve(const std::string& config_path) {
   int sig = 0;
   // SIGHUP reloads the DKIM keys (docs/dkim.md); a config that no longer loads keeps the
   // keys in use, so a typo cannot turn signing off.
-  while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+  while (sigwait(&set, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR1)) {
+    if (sig == SIGUSR1) {
+      engine.reopen_logs();
+      continue;
+    }
     if (config_path.empty()) {
       spdlog::warn("SIGHUP: no --config file; nothing to reload");
       continue;
@@ -57,10 +89,18 @@ int serve(const std::string& config_path) {
     auto fresh = ringpost::engine::load_config_file(config_path);
     if (!fresh) spdlog::error("SIGHUP: config error: {}; keeping the current config (limits, rules, DKIM keys)", fresh.error());
     else engine.reload(*fresh);
+    if (fresh && log_level.empty()) spdlog::set_level(spdlog::level::from_str(fresh->log.level));
   }
-  spdlog::info("signal {}: stopping", sig);
+  spdlog::info("signal {}: draining (at most {} ms), then stopping", sig, engine.config().drain_timeout.count());
   engine.stop();
-  return 0;
+  spdlog::info("drained; spool synced");
+  // Everything that must outlive us is on disk now. Running the destructors would free every
+  // queued message's envelope, status and map node one by one (profiled: hash-map clears and
+  // glibc free/malloc_consolidate, all of the CPU after the drain): 71 s at 1M queued on a
+  // busy 2-core host, 48 s at 10M in bench/README.md, for memory the kernel reclaims at once.
+  std::fflush(stdout);
+  spdlog::shutdown();
+  std::_Exit(0);
 }
 
 }  // namespace
@@ -71,6 +111,9 @@ int main(int argc, char** argv) {
   std::string config_path;
   auto* serve_cmd = app.add_subcommand("serve", "run the server (embedded defaults without --config)");
   serve_cmd->add_option("--config", config_path, "TOML config file")->check(CLI::ExistingFile);
+  std::string log_level;
+  serve_cmd->add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off (overrides [log] level)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   auto* demo_cmd = app.add_subcommand("demo", "deliver a batch to a local SMTP sink and report");
   ringpost::engine::DemoOptions demo;
   demo_cmd->add_option("--messages", demo.messages, "how many messages to submit")->check(CLI::Range(1, 1000000));
@@ -96,13 +139,27 @@ int main(int argc, char** argv) {
   std::string key_role = "submit";
   key_new_cmd->add_option("name", key_name, "a name for the key, unique in the config")->required();
   key_new_cmd->add_option("--role", key_role, "submit or admin")->check(CLI::IsMember({"submit", "admin"}))->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  std::string check_path;
+  auto* check_cmd = app.add_subcommand("check-config", "load a config file and report OK or the error (file, line, key)");
+  check_cmd->add_option("file", check_path, "TOML config file")->required();
+  ringpost::ctl::CtlOptions ctl_opts;
+  auto* ctl_cmd = ringpost::ctl::add_ctl_command(app, ctl_opts);
+  ringpost::engine::describe_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help is a ParseError that exits 0; every real usage error exits 2, as scripts expect.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  if (*check_cmd) return ringpost::engine::run_check_config(check_path);
+  if (*ctl_cmd) return ringpost::ctl::run_ctl(ctl_opts);
 
   if (*key_new_cmd) return ringpost::engine::print_new_api_key(key_name, key_role);
   if (*sink_cmd) return ringpost::sink::run_sink(sink_opts);
   if (*bench_cmd) return ringpost::load::run_bench(bench_opts);
 
-  if (*serve_cmd) return serve(config_path);
+  if (*serve_cmd) return serve(config_path, log_level);
   if (*keygen_cmd) {
     keygen.bits_given = bits_opt->count() > 0;
     return ringpost::engine::run_dkim_keygen(keygen);

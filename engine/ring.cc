@@ -28,7 +28,8 @@ Ring::~Ring() { io_uring_queue_exit(&ring_); }
 io_uring_sqe* Ring::sqe(Completion* c) {
   io_uring_sqe* s = io_uring_get_sqe(&ring_);
   while (!s) {
-    io_uring_submit(&ring_);
+    const int n = io_uring_submit(&ring_);
+    if (stats_ && n > 0) stats_->sqes.add(static_cast<uint64_t>(n));
     s = io_uring_get_sqe(&ring_);
   }
   io_uring_sqe_set_data(s, c);
@@ -42,7 +43,15 @@ unsigned Ring::run_once(int timeout_ms) {
   __kernel_timespec ts{};
   ts.tv_sec = timeout_ms / 1000;
   ts.tv_nsec = (timeout_ms % 1000) * 1000000L;
+  if (stats_) {
+    // Without SQPOLL everything queued is submitted by this call; counted before, since the
+    // call's return value does not say how many went out when the wait times out.
+    const int64_t t = steady_ns();
+    stats_->busy_ns.add(static_cast<uint64_t>(t - woke_ns_));
+    stats_->sqes.add(io_uring_sq_ready(&ring_));
+  }
   int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+  if (stats_) woke_ns_ = steady_ns();
   // -ETIME: the timeout expired with nothing to do; -EINTR: a signal (our stop request).
   if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) return 0;
   unsigned count = 0;

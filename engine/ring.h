@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <system_error>
 
+#include "engine/metrics/ring_stats.h"
+
 namespace ringpost::engine {
 
 class Completion {
@@ -36,9 +38,17 @@ class Ring {
   // available completions. Returns the number dispatched.
   unsigned run_once(int timeout_ms);
   io_uring* raw() { return &ring_; }
+  // From now on, busy time and submissions are added to *stats (owned by the caller, who keeps
+  // it alive as long as the ring) for /metrics.
+  void count_into(RingStats* stats) {
+    stats_ = stats;
+    woke_ns_ = steady_ns();
+  }
 
  private:
   io_uring ring_{};
+  RingStats* stats_ = nullptr;
+  int64_t woke_ns_ = 0;  // when the last wait returned
 };
 
 }  // namespace ringpost::engine

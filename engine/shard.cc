@@ -20,7 +20,6 @@
 namespace ringpost::engine {
 namespace {
 constexpr int kTickMs = 50;
-constexpr int64_t kDrainMs = 2000;
 }
 
 uint32_t shard_for_domain(const std::string& key, uint32_t shard_count) {
@@ -43,7 +42,11 @@ Shard::Shard(uint32_t index, const Config& cfg, Mailbox<DeliveryEvent>& events, 
     : index_(index), cfg_(cfg), events_(events), answers_(answers), policies_(policies),
       live_(policies.current()), policy_generation_(policies.generation()),
       jitter_rng_(static_cast<uint32_t>(now_ms()) ^ (index * 2654435761u)) {
-  has_named_routes_ = std::any_of(cfg_.domains.begin(), cfg_.domains.end(), [](const auto& d) {
+  has_named_routes_ = names_route_hosts(*live_->config);
+}
+
+bool Shard::names_route_hosts(const Config& cfg) {
+  return std::any_of(cfg.domains.begin(), cfg.domains.end(), [](const auto& d) {
     in6_addr probe;
     const auto& r = d.second.route;
     return r && inet_pton(AF_INET, r->host.c_str(), &probe) != 1 && inet_pton(AF_INET6, r->host.c_str(), &probe) != 1;
@@ -83,6 +86,7 @@ TlsProfile Shard::tls_profile(const DeliveryPolicy& p) {
 void Shard::run() {
   // The ring is created on this thread: IORING_SETUP_SINGLE_ISSUER binds it to its submitter.
   ring_ = std::make_unique<Ring>();
+  ring_->count_into(&metrics_.ring);
   resolver_ = std::make_unique<MxResolver>(*ring_, cfg_, [this](const std::string& domain, MxResolver::Result r) {
     on_resolved(domain, std::move(r.route), std::move(r.failure), r.expires_ms);
   });
@@ -123,11 +127,13 @@ void Shard::drain() {
   // Stop handing out mail, let transactions in flight finish, say QUIT on idle connections,
   // for a bounded time: every delivery confirmed here is one not repeated after restart.
   draining_ = true;
-  const int64_t until = now_ms() + kDrainMs;
+  now_ = now_ms();
+  const int64_t until = now_ + cfg_.drain_timeout.count();
   for (auto& [key, s] : sites_) s->pump(now_);
   while (now_ < until) {
     std::size_t open = 0;
     for (auto& [key, s] : sites_) {
+      s->tick(now_);  // SMTP deadlines still hold: a dead server must not use up the whole drain
       s->reap();
       open += s->connection_count();
     }
@@ -157,6 +163,9 @@ Site& Shard::site_for(const RoutePtr& route, const std::string& domain) {
 void Shard::accept_jobs() {
   incoming_.clear();
   if (!inbox_.drain(incoming_)) return;
+  // One atomic load: mail submitted after a reload (or an admin change) is routed and
+  // limited by it, not by what the last tick saw.
+  refresh_policies();
   for (ShardJob& j : incoming_) {
     Delivery d{std::move(j.job.msg), std::move(j.job.recipients), std::move(j.job.body)};
     if (bounced_by_operator(j.job.domain, d)) continue;
@@ -216,7 +225,7 @@ void Shard::route(const std::string& domain, Delivery d) {
   RouteEntry& e = routes_[domain];
   if (!e.pending && (e.route || e.failure.code) && e.expires_ms > now_) return dispatch(domain, std::move(d), e);
   if (!e.pending) {
-    const DeliveryPolicy& p = cfg_.policy_for(domain);
+    const DeliveryPolicy& p = live_->config->policy_for(domain);
     if (RoutePtr r = static_route(domain, p)) {
       e.route = std::move(r);
       e.failure = {};
@@ -238,12 +247,12 @@ void Shard::on_resolved(const std::string& name, RoutePtr route, smtp::Reply fai
   if (auto it = routes_.find(name); it != routes_.end() && it->second.pending) domains.push_back(name);
   if (has_named_routes_)
     for (auto& [domain, e] : routes_) {
-      const DeliveryPolicy& p = cfg_.policy_for(domain);
+      const DeliveryPolicy& p = live_->config->policy_for(domain);
       if (e.pending && p.route && p.route->host == name && domain != name) domains.push_back(domain);
     }
   for (const std::string& domain : domains) {
     RouteEntry& e = routes_[domain];
-    const DeliveryPolicy& p = cfg_.policy_for(domain);
+    const DeliveryPolicy& p = live_->config->policy_for(domain);
     e.pending = false;
     e.route = route;
     if (route && p.route) {
@@ -267,7 +276,7 @@ void Shard::dispatch(const std::string& domain, Delivery d, const RouteEntry& e)
       for (const RecipientRef& r : d.recipients)
         report(d.msg, r.index, queue::RecipientState::bounced, r.attempts + 1, e.failure);
     } else {
-      const DeliveryPolicy& p = cfg_.policy_for(domain);
+      const DeliveryPolicy& p = live_->config->policy_for(domain);
       defer(std::move(d), e.failure, queue::RetryPolicy(p.retry, p.max_age));
     }
     return;
@@ -288,7 +297,14 @@ void Shard::refresh_policies() {
   const uint64_t g = policies_.generation();
   if (g == policy_generation_) return;
   policy_generation_ = g;
+  const std::shared_ptr<const Config> before = live_->config;
   live_ = policies_.current();
+  if (live_->config != before) {
+    // A reloaded file may change [domains] routes: forget settled routes so the next message
+    // for a domain is routed by the new file. Mail already handed to a site goes where it was going.
+    has_named_routes_ = names_route_hosts(*live_->config);
+    std::erase_if(routes_, [](const auto& kv) { return !kv.second.pending && kv.second.waiting.empty(); });
+  }
   bounce_marks_.clear();
   for (const auto& [domain, o] : live_->overrides)
     if (o.bounce_created_before_ms)
@@ -380,11 +396,13 @@ void Shard::tick() {
     mark_dirty(*s);
   }
   counters_.queued.store(queued, std::memory_order_relaxed);
+  metrics_.publish_gauges(sites_);
 }
 
 void Shard::report(const std::shared_ptr<const SpooledMessage>& msg, uint32_t rcpt, queue::RecipientState state,
-                   uint32_t attempts, const smtp::Reply& reply, const std::string& site, const std::string& host) {
-  outgoing_.push_back(DeliveryEvent{msg, rcpt, state, attempts, reply, now_, site, host});
+                   uint32_t attempts, const smtp::Reply& reply, const std::string& site, const std::string& host,
+                   const AttemptTrace& trace) {
+  outgoing_.push_back(DeliveryEvent{msg, rcpt, state, attempts, reply, now_, site, host, trace});
 }
 
 void Shard::schedule_retry(Delivery d, int64_t at_ms) {
@@ -397,17 +415,17 @@ void Shard::schedule_retry(Delivery d, int64_t at_ms) {
 
 void Shard::defer_recipient(const RecipientRef& r, const smtp::Reply& why, const queue::RetryPolicy& retry,
                             Delivery& again, int64_t& again_at, const std::string& site,
-                            const std::string& host) {
+                            const std::string& host, const AttemptTrace& trace) {
   uint32_t attempts = r.attempts + 1;
   std::uniform_real_distribution<double> jitter(-1.0, 1.0);
   // A scheduled message's age starts at its send time, not when it was handed in.
   const int64_t born = std::max(again.msg->created_at_ms, again.msg->send_at_ms);
   auto at = retry.next_attempt_at_ms(attempts, born, now_, jitter(jitter_rng_));
   if (!at) {
-    report(again.msg, r.index, queue::RecipientState::expired, attempts, why, site, host);
+    report(again.msg, r.index, queue::RecipientState::expired, attempts, why, site, host, trace);
     return;
   }
-  report(again.msg, r.index, queue::RecipientState::deferred, attempts, why, site, host);
+  report(again.msg, r.index, queue::RecipientState::deferred, attempts, why, site, host, trace);
   again.recipients.push_back({r.index, attempts});
   again_at = *at;
 }

@@ -25,6 +25,7 @@
 #include "engine/mailbox.h"
 #include "engine/ring.h"
 #include "engine/route.h"
+#include "engine/metrics/shard_metrics.h"
 #include "engine/site.h"
 
 namespace ringpost::engine {
@@ -61,6 +62,8 @@ class Shard {
   Mailbox<ShardJob>& inbox() { return inbox_; }
   Mailbox<ShardCommand>& control() { return control_; }
   ShardCounters& counters() { return counters_; }
+  // Written by this shard only; the front reads it for /metrics.
+  ShardMetrics& metrics() { return metrics_; }
 
   // For sites and connections, on the shard thread only.
   Ring& ring() { return *ring_; }
@@ -69,7 +72,7 @@ class Shard {
   // `host`: the MX host (endpoint) the attempt talked to, for the status' attempt history.
   void report(const std::shared_ptr<const SpooledMessage>& msg, uint32_t rcpt, queue::RecipientState state,
               uint32_t attempts, const smtp::Reply& reply, const std::string& site = {},
-              const std::string& host = {});
+              const std::string& host = {}, const AttemptTrace& trace = {});
   void schedule_retry(Delivery d, int64_t at_ms);
   // Counts an attempt for every recipient of d and retries or expires them by policy.
   void defer(Delivery d, const smtp::Reply& why, const queue::RetryPolicy& retry, const std::string& site = {});
@@ -77,7 +80,7 @@ class Shard {
   // attempt goes to again_at), or reported expired once the policy gives up.
   void defer_recipient(const RecipientRef& r, const smtp::Reply& why, const queue::RetryPolicy& retry,
                        Delivery& again, int64_t& again_at, const std::string& site = {},
-                       const std::string& host = {});
+                       const std::string& host = {}, const AttemptTrace& trace = {});
   void mark_dirty(Site& s) { dirty_.insert(&s); }
   // Stopping: sites hand out no more mail and close idle connections with QUIT.
   bool draining() const { return draining_; }
@@ -136,12 +139,14 @@ class Shard {
   std::vector<Shard*> peers_;
   std::vector<bool> peer_touched_;
   ShardCounters counters_;
+  ShardMetrics metrics_{cfg_.metrics_top_sites};
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::unique_ptr<Ring> ring_;
   std::unique_ptr<MxResolver> resolver_;
   std::map<std::pair<bool, std::string>, std::unique_ptr<TlsState>> tls_states_;
   bool has_named_routes_ = false;
+  static bool names_route_hosts(const Config& cfg);
   bool draining_ = false;  // a static route names a host to look up
   int64_t now_ = 0;
   int64_t next_tick_ms_ = 0;

@@ -34,7 +34,8 @@ struct Site::BodyLoad : Completion {
 Site::~Site() = default;
 
 Site::Site(Shard& shard, RoutePtr route, std::string policy_domain, const DeliveryPolicy& policy, int64_t now)
-    : shard_(shard), route_(std::move(route)), policy_domain_(std::move(policy_domain)), policy_(policy),
+    : shard_(shard), route_(std::move(route)), metrics_(shard.metrics().site(route_->site)),
+      policy_domain_(std::move(policy_domain)), policy_(policy),
       retry_(policy.retry, policy.max_age) {
   down_until_.assign(route_->endpoints.size(), 0);
   domains_.insert(policy_domain_);
@@ -166,8 +167,11 @@ const Endpoint* Site::pick_endpoint(int64_t now) {
 
 void Site::pump(int64_t now) {
   if (shard_.draining()) {
+    // A connection not yet ready (connecting, greeting, EHLO, TLS) carries no mail: waiting
+    // for it could use the whole drain (a silent server's greeting timeout is minutes).
     for (auto& c : conns_)
       if (c->ready()) c->quit(now);
+      else if (!c->ever_ready() && !c->closed()) c->close();
     return;
   }
   if (queue_.empty()) return;
@@ -223,11 +227,13 @@ void Site::open_connection(const Endpoint& ep, int64_t now) {
   conns_.push_back(std::make_unique<SmtpConnection>(shard_.ring(), *this, ep, std::move(cfg), policy_.timeouts,
                                                     policy_.idle_timeout.count(), tls));
   shard_.counters().connections_opened.fetch_add(1, std::memory_order_relaxed);
+  metrics_.connections_opened.add();
   conns_.back()->start(now);
 }
 
 void Site::on_connection_event(SmtpConnection& conn) {
   int64_t now = shard_.now();
+  metrics_.count_replies(conn.session().take_reply_tally());
   collect_results(conn, now);
   if (conn.closed()) {
     needs_reap_ = true;
@@ -321,6 +327,7 @@ void Site::collect_results(SmtpConnection& conn, int64_t now) {
   for (smtp::TransactionResult& tr : conn.session().take_results()) {
     std::optional<Delivery> d = conn.take_current();
     if (!d) continue;
+    const AttemptTrace trace = conn.trace();
     shard_.counters().transactions.fetch_add(1, std::memory_order_relaxed);
     Delivery again{d->msg, {}, nullptr};
     int64_t again_at = 0;
@@ -332,15 +339,15 @@ void Site::collect_results(SmtpConnection& conn, int64_t now) {
       switch (res.outcome) {
         case smtp::Outcome::delivered:
           shard_.report(d->msg, r.index, queue::RecipientState::delivered, attempts, res.reply, key(),
-                        conn.endpoint().label);
+                        conn.endpoint().label, trace);
           any_delivered = true;
           break;
         case smtp::Outcome::bounced:
           shard_.report(d->msg, r.index, queue::RecipientState::bounced, attempts, res.reply, key(),
-                        conn.endpoint().label);
+                        conn.endpoint().label, trace);
           break;
         case smtp::Outcome::deferred:
-          shard_.defer_recipient(r, res.reply, retry_, again, again_at, key(), conn.endpoint().label);
+          shard_.defer_recipient(r, res.reply, retry_, again, again_at, key(), conn.endpoint().label, trace);
           break;
       }
     }
@@ -370,6 +377,10 @@ void Site::tick(int64_t now) {
 void Site::reap() {
   if (!needs_reap_) return;
   needs_reap_ = false;
+  // Counted here, where each connection is freed exactly once (events can repeat after a close).
+  metrics_.connections_failed.add(std::count_if(conns_.begin(), conns_.end(), [](const auto& c) {
+    return c->closed() && c->idle() && !c->ever_ready();
+  }));
   std::erase_if(conns_, [](const std::unique_ptr<SmtpConnection>& c) { return c->closed() && c->idle(); });
   for (auto& c : conns_)
     if (c->closed()) needs_reap_ = true;  // still has an SQE in flight; try again later

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/config.h"
+#include "engine/metrics/shard_metrics.h"
 #include "engine/route.h"
 #include "engine/smtp_connection.h"
 #include "queue/retry_policy.h"
@@ -63,6 +64,8 @@ class Site {
   const std::string& key() const { return route_->site; }
   std::size_t queued() const { return queue_.size(); }
   std::size_t connection_count() const { return conns_.size(); }
+  // This site's slot in the shard's /metrics numbers (shared with other sites past the cap).
+  SiteSlot& metrics() const { return metrics_; }
 
  private:
   const Endpoint* pick_endpoint(int64_t now);
@@ -86,6 +89,7 @@ class Site {
 
   Shard& shard_;
   RoutePtr route_;
+  SiteSlot& metrics_;
   std::string policy_domain_;
   std::set<std::string> domains_;
   DeliveryPolicy policy_;

@@ -130,6 +130,7 @@ void SmtpConnection::start_tls() {
 void SmtpConnection::drive_handshake() {
   switch (tls_->handshake()) {
     case tls::TlsEngine::Status::ok:
+      peer_.reset();  // a description made before the handshake would say "plain text"
       capture_tls_session();
       session_.on_tls_ready();  // the session queues EHLO again
       break;
@@ -285,10 +286,16 @@ void SmtpConnection::send(Delivery d, int64_t now) {
   env.recipients.reserve(d.recipients.size());
   for (const RecipientRef& r : d.recipients) env.recipients.push_back(d.msg->recipients[r.index]);
   current_ = std::move(d);
+  current_started_ms_ = now;
   ++transactions_;
   session_.submit(std::move(env));
   flush();
   update_deadline();
+}
+
+AttemptTrace SmtpConnection::trace() {
+  if (!peer_) peer_ = make_attempt_peer(endpoint_.addr, endpoint_.host, tls_ ? tls_.get() : nullptr);
+  return AttemptTrace{peer_, current_started_ms_};
 }
 
 void SmtpConnection::quit(int64_t now) {

@@ -87,6 +87,9 @@ class SmtpConnection {
   std::optional<Delivery> take_current() { return std::exchange(current_, std::nullopt); }
   // Why the connection failed before it could carry mail (connect error, bad greeting, TLS).
   const smtp::Reply& failure() const { return failure_; }
+  // The connection and the start of the transaction whose results are being collected, for
+  // the delivery log (attempt_peer.h).
+  AttemptTrace trace();
 
  private:
   struct Op : Completion {
@@ -137,6 +140,8 @@ class SmtpConnection {
   int64_t now_ms_ = 0;
   uint32_t transactions_ = 0;
   std::optional<Delivery> current_;
+  int64_t current_started_ms_ = 0;
+  std::shared_ptr<const AttemptPeer> peer_;  // made on first use; again after STARTTLS
   smtp::Reply failure_;
   std::string send_buf_;
   std::size_t send_off_ = 0;

@@ -85,7 +85,10 @@ void SpoolWriter::flush() {
     io_uring_prep_write(w, current_->fd, writing_.data(), writing_.size(), offset_);
     if (with_sync_) w->flags |= IOSQE_IO_LINK;
   }
-  if (with_sync_) io_uring_prep_fsync(ring_.sqe(&sync_op_), current_->fd, IORING_FSYNC_DATASYNC);
+  if (with_sync_) {
+    sync_started_ns_ = steady_ns();
+    io_uring_prep_fsync(ring_.sqe(&sync_op_), current_->fd, IORING_FSYNC_DATASYNC);
+  }
 }
 
 void SpoolWriter::on_complete(bool is_sync, int res) {
@@ -95,6 +98,7 @@ void SpoolWriter::on_complete(bool is_sync, int res) {
     return;
   }
   ++syncs_;
+  if (res == 0 && on_synced_) on_synced_(steady_ns() - sync_started_ns_);
   if (res == 0) return finish(true);
   if (res == -ECANCELED && write_res_ >= 0) {
     // Short write: finish the rest synchronously; this path is rare enough not to matter.

@@ -58,6 +58,9 @@ class SpoolWriter {
   // Told about every successful commit: its segment and how many bytes it added.
   void on_committed(std::function<void(const SegmentFile&, uint64_t bytes)> cb) { on_committed_ = std::move(cb); }
 
+  // Told how long each successful write + fdatasync took, from submission to completion (ns).
+  void on_synced(std::function<void(int64_t ns)> cb) { on_synced_ = std::move(cb); }
+
   uint64_t write_errors() const { return write_errors_; }
   uint64_t syncs() const { return syncs_; }
 
@@ -92,6 +95,8 @@ class SpoolWriter {
   uint64_t syncs_ = 0;
   std::function<void(const std::shared_ptr<const SegmentFile>&)> on_new_segment_;
   std::function<void(const SegmentFile&, uint64_t)> on_committed_;
+  std::function<void(int64_t)> on_synced_;
+  int64_t sync_started_ns_ = 0;
   Op write_op_{this, false};
   Op sync_op_{this, true};
 };

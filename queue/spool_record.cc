@@ -164,6 +164,20 @@ bool append_outcome(std::string& out, const OutcomeRecord& r) {
   return true;
 }
 
+bool append_idempotent(std::string& out, const IdempotentRecord& r) {
+  const std::size_t size = 4 + r.owner.size() + 4 + r.key.size() + 4 + r.request_hash.size() + 8 + 4 + 4 + r.answer.size();
+  if (size > kMaxRecordPayload) return false;
+  frame(out, RecordType::idempotent, size, [&] {
+    put_str(out, r.owner);
+    put_str(out, r.key);
+    put_str(out, r.request_hash);
+    put_u64(out, static_cast<uint64_t>(r.expires_at_ms));
+    put_u32(out, static_cast<uint32_t>(r.status));
+    put_str(out, r.answer);
+  });
+  return true;
+}
+
 RecordHeader decode_header(std::string_view bytes) {
   RecordHeader h;
   if (bytes.size() < kRecordHeaderSize) return h;  // magic 0: never valid
@@ -246,6 +260,19 @@ tl::expected<OutcomeRecord, std::string> decode_outcome_payload(std::string_view
   if (in.remaining() != 0) {
     return tl::unexpected(fmt::format("OUTCOME: {} trailing bytes", in.remaining()));
   }
+  return r;
+}
+
+tl::expected<IdempotentRecord, std::string> decode_idempotent_payload(std::string_view payload) {
+  PayloadReader in(payload);
+  IdempotentRecord r;
+  if (!in.str(r.owner)) return tl::unexpected(std::string("IDEMPOTENT: bad owner"));
+  if (!in.str(r.key)) return tl::unexpected(std::string("IDEMPOTENT: bad key"));
+  if (!in.str(r.request_hash)) return tl::unexpected(std::string("IDEMPOTENT: bad request hash"));
+  if (!in.i64(r.expires_at_ms)) return tl::unexpected(std::string("IDEMPOTENT: truncated expiry"));
+  if (!in.i32(r.status)) return tl::unexpected(std::string("IDEMPOTENT: truncated status"));
+  if (!in.str(r.answer)) return tl::unexpected(std::string("IDEMPOTENT: bad answer"));
+  if (in.remaining() != 0) return tl::unexpected(fmt::format("IDEMPOTENT: {} trailing bytes", in.remaining()));
   return r;
 }
 

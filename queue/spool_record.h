@@ -18,7 +18,10 @@
 //   ACCEPT+ (3): as ACCEPT, with u32 n, n x (str name, str value) before the body
 //   OUTCOME (2): str id, u32 recipient_index, u8 state, u32 attempts, i64 at_ms,
 //                i32 reply.code, str reply.enhanced, str reply.text
-// Both payloads start with the id, so a damaged record can still hint at what was lost.
+//   IDEMPOTENT (4): str owner, str key, str request_hash, i64 expires_at_ms, i32 status,
+//                str answer
+// ACCEPT and OUTCOME payloads start with the id, so a damaged record can still hint at what
+// was lost.
 //
 // Invariant: every length is checked against the bytes actually present before anything is
 // read or allocated, so garbage input costs at most its own size.
@@ -48,7 +51,10 @@ inline constexpr std::size_t kMaxRecordPayload = 64u << 20;
 
 // accept_ext is an ACCEPT with extension fields (owner key, tags, metadata, idempotency key):
 // written only when a message has some, so spools without them stay readable by older builds.
-enum class RecordType : uint8_t { accept = 1, outcome = 2, accept_ext = 3 };
+// idempotent carries an Idempotency-Key's first answer forward out of a segment about to be
+// deleted (the ACCEPTs it was rebuilt from go with it), so a retry after a restart within the
+// key's 24 h is still answered, not sent again.
+enum class RecordType : uint8_t { accept = 1, outcome = 2, accept_ext = 3, idempotent = 4 };
 
 struct AcceptRecord {
   std::string id;
@@ -70,10 +76,20 @@ struct OutcomeRecord {
   smtp::Reply reply;
 };
 
+struct IdempotentRecord {
+  std::string owner;  // the API key's name; empty without keys
+  std::string key;    // the Idempotency-Key header
+  std::string request_hash;
+  int64_t expires_at_ms = 0;
+  int32_t status = 0;
+  std::string answer;  // the response body the first request got
+};
+
 // Append one framed record to out. Returns false, leaving out unchanged, when the payload would
 // exceed kMaxRecordPayload: such a record could never be recovered, so it must not be acked.
 [[nodiscard]] bool append_accept(std::string& out, const AcceptRecord& r);
 [[nodiscard]] bool append_outcome(std::string& out, const OutcomeRecord& r);
+[[nodiscard]] bool append_idempotent(std::string& out, const IdempotentRecord& r);
 
 // Payload size append_accept would produce; lets the front reject an oversized message early.
 std::size_t accept_payload_size(const AcceptRecord& r);
@@ -98,6 +114,7 @@ uint32_t record_crc(uint8_t type, std::string_view payload);
 tl::expected<AcceptRecord, std::string> decode_accept_payload(std::string_view payload,
                                                             RecordType type = RecordType::accept);
 tl::expected<OutcomeRecord, std::string> decode_outcome_payload(std::string_view payload);
+tl::expected<IdempotentRecord, std::string> decode_idempotent_payload(std::string_view payload);
 
 // Best effort: the leading id string of a (possibly damaged or truncated) payload, if its
 // length prefix fits in the bytes given. Used only to describe lost records in warnings.

@@ -117,6 +117,7 @@ std::string_view type_name(uint8_t type) {
     case RecordType::accept: return "ACCEPT";
     case RecordType::accept_ext: return "ACCEPT";
     case RecordType::outcome: return "OUTCOME";
+    case RecordType::idempotent: return "IDEMPOTENT";
   }
   return "unknown-type";
 }
@@ -333,6 +334,16 @@ tl::expected<void, std::string> Recovery::read_file(const std::string& path, con
         } else {
           ++rep.corrupt_records;
           warn(fmt::format("{}: offset {}: undecodable record{} skipped: {}", name, pos, id_hint(*payload), r.error()));
+        }
+        break;
+      }
+      case RecordType::idempotent: {
+        auto r = decode_idempotent_payload(*payload);
+        if (r) {
+          out_.idempotent.push_back(RecoveredIdempotent{std::move(*r), static_cast<uint32_t>(out_.files.size() - 1)});
+        } else {
+          ++rep.corrupt_records;
+          warn(fmt::format("{}: offset {}: undecodable IDEMPOTENT record skipped: {}", name, pos, r.error()));
         }
         break;
       }

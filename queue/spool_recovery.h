@@ -12,6 +12,7 @@
 #include <tl/expected.hpp>
 
 #include "queue/message.h"
+#include "queue/spool_record.h"
 
 namespace ringpost::queue {
 
@@ -30,6 +31,11 @@ struct RecoveryReport {
 
 inline constexpr std::size_t kMaxRecoveryWarnings = 1000;
 
+struct RecoveredIdempotent {
+  IdempotentRecord record;
+  uint32_t file = 0;  // index into RecoveredSpool::files
+};
+
 struct RecoveredSpool {
   // In acceptance order, with each recipient's state/attempts/last_reply/updated_at_ms taken
   // from its OUTCOME records; a recipient with no outcome is queued with updated_at_ms equal to
@@ -38,6 +44,9 @@ struct RecoveredSpool {
   std::vector<Message> messages;
   // The files read, in order; Message::body_at.file indexes this.
   std::vector<std::string> files;
+  // Idempotency answers carried forward out of deleted segments, in file order (a later one
+  // for the same owner and key supersedes an earlier one). Expired ones are included.
+  std::vector<RecoveredIdempotent> idempotent;
   RecoveryReport report;
 };
 

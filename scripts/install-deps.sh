@@ -11,6 +11,8 @@ packages=(
   postfix python3 python3-aiosmtpd curl openssl
   knot bc
   python3-dkim libmail-dkim-perl libcryptx-perl
+  python3-jsonschema
+  python3-prometheus-client
 )
 
 missing=()

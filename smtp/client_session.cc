@@ -99,6 +99,7 @@ void ClientSession::on_bytes(std::string_view in) {
     }
     in.remove_prefix(r.consumed);
     if (r.status == ReplyParser::Status::need_more) return;
+    reply_tally_.count(reply_.code);
     handle_reply(reply_);
   }
 }

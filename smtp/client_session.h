@@ -11,6 +11,7 @@
 #include <deque>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "smtp/body_scan.h"
@@ -19,6 +20,7 @@
 #include "smtp/phase.h"
 #include "smtp/reply.h"
 #include "smtp/reply_parser.h"
+#include "smtp/reply_tally.h"
 
 namespace ringpost::smtp {
 
@@ -122,6 +124,8 @@ class ClientSession {
   // the recipients' outcomes. Not counted: envelopes rejected locally, and transactions cut off
   // by a 421, lost connection or timeout. For connection-reuse limits.
   std::size_t transactions_completed() const { return transactions_completed_; }
+  // Replies received since the last call, by class (for the driver's metrics); zeroes the tally.
+  ReplyTally take_reply_tally() { return std::exchange(reply_tally_, ReplyTally{}); }
 
  private:
   // One command whose reply is still owed. Replies arrive strictly in command order
@@ -189,6 +193,7 @@ class ClientSession {
   uint64_t out_base_ = 0;    // output offset of out_[0]: bytes ever written before it
   std::vector<TransactionResult> results_;
   std::size_t transactions_completed_ = 0;
+  ReplyTally reply_tally_;
 };
 
 }  // namespace ringpost::smtp

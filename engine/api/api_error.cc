@@ -18,6 +18,11 @@ void append_error_members(std::string& out, const ApiError& e) {
     out += ",\"field\":";
     append_json_string(out, e.field);
   }
+  if (!e.limit.empty()) {
+    out += ",\"limit\":{\"name\":";
+    append_json_string(out, e.limit);
+    out += fmt::format(",\"value\":{}}}", e.limit_value);
+  }
 }
 
 }  // namespace

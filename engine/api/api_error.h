@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,10 @@ struct ApiError {
   std::string code;     // "invalid_address", "unknown_field", ...
   std::string message;  // one sentence for a human (or an agent) to act on
   std::string field;    // JSON path such as "messages[3].to[0]"; empty when no one field is at fault
+  // Limit errors name the limit and its value, so a client can size its next request without
+  // parsing `message`: "limit":{"name":"max_message_bytes","value":26214400}. Empty: none.
+  std::string limit = {};
+  uint64_t limit_value = 0;
 };
 
 struct BatchError {
@@ -30,7 +35,8 @@ struct BatchRejection {
   std::vector<BatchError> items;
 };
 
-// {"error":{"code":"...","message":"...","field":"..."}}; "field" omitted when empty.
+// {"error":{"code":"...","message":"...","field":"...","limit":{...}}}; "field" and "limit"
+// omitted when empty.
 std::string to_json(const ApiError& e);
 
 // The "invalid_batch" rejection over `items`, out of `message_count` messages in the batch.

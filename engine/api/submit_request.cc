@@ -1,6 +1,6 @@
 // Validation of message submissions (docs/api.md). Each message reports its first error, in a
-// fixed order: unknown/duplicate fields, from, recipients, reply_to, content, attachments,
-// headers, tags, metadata, send_at, size. Paths in ApiError::field are exact
+// fixed order: unknown/duplicate fields, from, recipients, reply_to, SMTPUTF8, content,
+// attachments, headers, tags, metadata, send_at, size. Paths in ApiError::field are exact
 // ("messages[4].to[2]") so an agent can fix the field it got wrong.
 //
 // simdjson DOM, not On-Demand: On-Demand validates only the values it visits, but we promise
@@ -70,12 +70,12 @@ std::optional<std::string_view> raw_problem(std::string_view raw) {
 }
 
 enum class Field : std::size_t {
-  from, to, cc, bcc, reply_to, subject, text, html, headers, raw, attachments, tags, metadata, send_at, count_
+  from, to, cc, bcc, reply_to, subject, text, html, headers, raw, attachments, tags, metadata, send_at, smtputf8, count_
 };
 constexpr std::size_t kFieldCount = static_cast<std::size_t>(Field::count_);
 constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
     "from", "to",      "cc",  "bcc",         "reply_to", "subject",  "text",
-    "html", "headers", "raw", "attachments", "tags",     "metadata", "send_at"};
+    "html", "headers", "raw", "attachments", "tags",     "metadata", "send_at", "smtputf8"};
 
 struct ReaderContext {
   const SubmitLimits& limits;
@@ -93,6 +93,7 @@ class MessageReader {
     if (ok) ok = read_from();
     if (ok) ok = read_recipients();
     if (ok) ok = read_reply_to();
+    if (ok) ok = check_smtputf8();
     if (ok) ok = read_content();
     if (ok) ok = read_attachments();
     if (ok) ok = read_headers();
@@ -155,10 +156,12 @@ class MessageReader {
       if (!n) return tl::make_unexpected(std::move(n.error()));
       total += *n;
       if (total > max) {
-        return bad("too_many_recipients",
-                   fmt::format("a message may have at most {} recipients in to, cc and bcc together; send more as a batch",
-                               max),
-                   path(f));
+        return tl::make_unexpected(ApiError{
+            400, "too_many_recipients",
+            fmt::format("a message may have at most {} recipients in to, cc and bcc together (max_recipients_per_message); "
+                        "send more as a batch",
+                        max),
+            path(f), "max_recipients_per_message", max});
       }
     }
     if (total == 0) return bad("no_recipients", "at least one recipient is required in to, cc or bcc", path(Field::to));
@@ -216,6 +219,49 @@ class MessageReader {
   Result<void> read_reply_to() {
     if (auto n = list_size(Field::reply_to); !n) return tl::make_unexpected(std::move(n.error()));
     return read_list(Field::reply_to, msg_.reply_to);
+  }
+
+  // RFC 6531: a non-ASCII local part can only travel to servers that offer SMTPUTF8, and which
+  // server a recipient's domain uses is only known at delivery. Most do not offer it, so such
+  // a message would mostly bounce after the 202; the client must say it knows (smtputf8: true),
+  // and then recipients whose server lacks SMTPUTF8 bounce with 5.6.7 (RFC 5248). Domains are
+  // A-labels by now, so any non-ASCII octet left is in a local part.
+  Result<void> check_smtputf8() {
+    bool opted_in = false;
+    if (const auto& e = value(Field::smtputf8)) {
+      if (e->get_bool().get(opted_in) != simdjson::SUCCESS)
+        return bad("invalid_type", "smtputf8 must be true or false", path(Field::smtputf8));
+    }
+    if (opted_in) return {};
+    const auto non_ascii = [](std::string_view a) {
+      return std::any_of(a.begin(), a.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+    };
+    const auto refuse = [](std::string field) -> Result<void> {
+      return tl::make_unexpected(ApiError{
+          422, "smtputf8_required",
+          "the address has a non-ASCII local part, which only servers offering SMTPUTF8 accept; set \"smtputf8\": true "
+          "to send it anyway (recipients whose server lacks SMTPUTF8 then bounce with 5.6.7)",
+          std::move(field)});
+    };
+    if (non_ascii(msg_.from)) return refuse(address_path(Field::from, 0));
+    const auto scan = [&](Field f, std::size_t count, auto&& at) -> Result<void> {
+      for (std::size_t i = 0; i < count; ++i)
+        if (non_ascii(at(i))) return refuse(address_path(f, i));
+      return {};
+    };
+    Result<void> ok = scan(Field::to, msg_.to.size(), [&](std::size_t i) -> std::string_view { return msg_.to[i]; });
+    if (ok) ok = scan(Field::cc, msg_.cc.size(), [&](std::size_t i) -> std::string_view { return msg_.cc[i]; });
+    if (ok) ok = scan(Field::bcc, msg_.bcc.size(), [&](std::size_t i) -> std::string_view { return msg_.bcc[i]; });
+    if (ok) ok = scan(Field::reply_to, msg_.reply_to.size(), [&](std::size_t i) -> std::string_view { return msg_.reply_to[i].address; });
+    return ok;
+  }
+
+  // The path of the i-th address given in `f`: "to[1]", or "to[1].address" in object form.
+  std::string address_path(Field f, std::size_t i) const {
+    const dom::element& e = *value(f);
+    std::string base = e.is_array() ? index_path(path(f), i) : path(f);
+    const dom::element item = e.is_array() ? e.get_array().value_unsafe().at(i).value_unsafe() : e;
+    return item.is_object() ? member_path(base, "address") : base;
   }
 
   Result<void> read_content() {
@@ -342,9 +388,9 @@ class MessageReader {
     return tl::make_unexpected(
         ApiError{413, "message_too_large",
                  fmt::format("the message content is {} bytes (text + html + decoded attachments + raw); the limit is "
-                             "{} bytes",
+                             "{} bytes (max_message_bytes)",
                              total, ctx_.limits.max_message_bytes),
-                 std::string(prefix_)});
+                 std::string(prefix_), "max_message_bytes", ctx_.limits.max_message_bytes});
   }
 
   std::string_view prefix_;
@@ -416,9 +462,11 @@ tl::expected<std::vector<SubmitMessage>, BatchRejection> parse_batch(std::string
   const std::size_t count = arr.size();
   if (count == 0) return refuse(bad("empty_batch", "messages must contain at least one message", "messages"));
   if (count > limits.max_batch) {
-    return refuse(bad("batch_too_large",
-                      fmt::format("a batch may contain at most {} messages; split it into several batches", limits.max_batch),
-                      "messages"));
+    return refuse(tl::make_unexpected(ApiError{
+        400, "batch_too_large",
+        fmt::format("a batch may contain at most {} messages (max_batch_messages); it has {}; split it into several batches",
+                    limits.max_batch, count),
+        "messages", "max_batch_messages", limits.max_batch}));
   }
 
   MetadataTexts metadata(padded, true);

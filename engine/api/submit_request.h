@@ -27,7 +27,8 @@ inline constexpr std::size_t kMaxTagValueLength = 256;         // characters (co
 inline constexpr std::size_t kMaxMetadataBytes = 4096;         // of the minified JSON text
 inline constexpr int64_t kMaxSendAheadMs = int64_t{30} * 24 * 3600 * 1000;  // send_at at most 30 days ahead
 
-// Limits a deployment may change; the defaults are the documented ones.
+// Limits a deployment may change ([api] in the config file: max_recipients_per_message,
+// max_batch_messages, max_message_bytes); the defaults are the documented ones.
 struct SubmitLimits {
   std::size_t max_recipients = kMaxRecipientsPerMessage;
   std::size_t max_batch = kMaxMessagesPerBatch;

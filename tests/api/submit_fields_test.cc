@@ -119,8 +119,58 @@ TEST(ParseSubmitFields, UnicodeDomainsAreConvertedToALabelsEverywhere) {
 }
 
 TEST(ParseSubmitFields, IdnaLeavesLocalPartAlone) {
-  const SubmitMessage m = ok(R"({"from":"a@example.com","to":"j\u00f6rg@b\u00fccher.example","text":"x"})");
+  const SubmitMessage m =
+      ok(R"({"from":"a@example.com","to":"j\u00f6rg@b\u00fccher.example","text":"x","smtputf8":true})");
   EXPECT_EQ(m.to, std::vector<std::string>{"j\xc3\xb6rg@xn--bcher-kva.example"});
+}
+
+// --- SMTPUTF8
+
+TEST(ParseSubmitFields, NonAsciiLocalPartNeedsSmtputf8) {
+  const auto refused = [](std::string_view json, std::string_view field) {
+    const auto r = parse(json);
+    ASSERT_FALSE(r.has_value()) << json;
+    EXPECT_EQ(r.error().http_status, 422);
+    EXPECT_EQ(r.error().code, "smtputf8_required");
+    EXPECT_EQ(r.error().field, field);
+  };
+  refused(R"({"from":"j\u00f6rg@example.com","to":"b@example.net","text":"x"})", "from");
+  refused(R"({"from":"a@example.com","to":["b@example.net","j\u00f6rg@example.net"],"text":"x"})", "to[1]");
+  refused(R"({"from":"a@example.com","to":"b@example.net","bcc":"\u7528\u6237@example.net","text":"x"})", "bcc");
+  refused(R"({"from":"a@example.com","to":"b@example.net","reply_to":[{"address":"r\u00e9@example.net"}],"text":"x"})",
+          "reply_to[0].address");
+  refused(R"({"from":{"address":"\u00e9@example.com","name":"E"},"to":"b@example.net","text":"x"})", "from.address");
+  refused(R"({"from":"a@example.com","to":"b@example.net","text":"x","smtputf8":false,"cc":"\u00e9@example.net"})", "cc");
+  // A Unicode domain alone is not a reason: it is sent as A-labels.
+  EXPECT_TRUE(parse(R"({"from":"a@example.com","to":"b@b\u00fccher.example","text":"x"})").has_value());
+  const SubmitMessage m = ok(R"({"from":"j\u00f6rg@example.com","to":"b@example.net","text":"x","smtputf8":true})");
+  EXPECT_EQ(m.from, "j\xc3\xb6rg@example.com");
+  expect_error(R"({"from":"a@example.com","to":"b@example.net","text":"x","smtputf8":"yes"})", "invalid_type", "smtputf8");
+}
+
+TEST(ParseSubmitFields, LimitErrorsNameTheLimitAndItsValue) {
+  SubmitLimits limits;
+  limits.max_recipients = 1;
+  limits.max_message_bytes = 3;
+  auto r = parse(R"({"from":"a@example.com","to":["b@example.net","c@example.net"],"text":"x"})", limits);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().limit, "max_recipients_per_message");
+  EXPECT_EQ(r.error().limit_value, 1u);
+  EXPECT_NE(to_json(r.error()).find(R"("limit":{"name":"max_recipients_per_message","value":1})"), std::string::npos)
+      << to_json(r.error());
+  r = parse(R"({"from":"a@example.com","to":"b@example.net","text":"xxxx"})", limits);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, "message_too_large");
+  EXPECT_EQ(r.error().limit, "max_message_bytes");
+  EXPECT_EQ(r.error().limit_value, 3u);
+  EXPECT_NE(r.error().message.find("max_message_bytes"), std::string::npos) << r.error().message;
+  limits.max_batch = 1;
+  const std::string item = R"({"from":"a@example.com","to":"b@example.net","text":"x"})";
+  const auto b = parse_batch(R"({"messages":[)" + item + "," + item + "]}", limits, kNowMs);
+  ASSERT_FALSE(b.has_value());
+  EXPECT_EQ(b.error().error.code, "batch_too_large");
+  EXPECT_EQ(b.error().error.limit, "max_batch_messages");
+  EXPECT_EQ(b.error().error.limit_value, 1u);
 }
 
 TEST(ParseSubmitFields, DuplicatesAcrossSpellingsOfOneDomainCollapse) {

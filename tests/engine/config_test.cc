@@ -43,7 +43,11 @@ TEST(Config, EmptyTextYieldsEmbeddedDefaults) {
   EXPECT_EQ(c.threads, 0u);
   EXPECT_EQ(c.spool_dir, "./var/spool");
   EXPECT_EQ(c.hostname, "mta.example.test");
-  EXPECT_EQ(c.max_request_bytes, 10u * 1024 * 1024);
+  // 25 MiB of content, as base64 with line breaks inside JSON, still fits (docs/api.md "Limits").
+  EXPECT_EQ(c.max_request_bytes, 40370176u);
+  EXPECT_EQ(c.api.max_message_bytes, 26214400u);
+  EXPECT_EQ(c.api.max_recipients, 1000u);
+  EXPECT_EQ(c.api.max_batch, 1000u);
   EXPECT_TRUE(c.dns.servers.empty());
   EXPECT_TRUE(c.domains.empty());
   const DeliveryPolicy& d = c.defaults;
@@ -84,6 +88,11 @@ spool_dir = "/var/lib/ringpost/spool"
 hostname = "mta.ringpost.test"  # EHLO name, Message-ID domain
 max_request_bytes = 2097152
 
+[api]
+max_message_bytes = 1048576
+max_recipients_per_message = 20
+max_batch_messages = 30
+
 [dns]
 servers = ["127.0.0.1:5353", "[::1]:53"]
 
@@ -109,6 +118,9 @@ TEST(Config, EveryKeyOfTheReadmeExampleParses) {
   EXPECT_EQ(c.spool_dir, "/var/lib/ringpost/spool");
   EXPECT_EQ(c.hostname, "mta.ringpost.test");
   EXPECT_EQ(c.max_request_bytes, 2097152u);
+  EXPECT_EQ(c.api.max_message_bytes, 1048576u);
+  EXPECT_EQ(c.api.max_recipients, 20u);
+  EXPECT_EQ(c.api.max_batch, 30u);
 
   ASSERT_EQ(c.dns.servers.size(), 2u);
   EXPECT_EQ(c.dns.servers[0].host, "127.0.0.1");
@@ -178,6 +190,17 @@ retry = ["1m"]
 }
 
 // ---- errors: source name, line, dotted key ----
+
+// SIGTERM's drain bound (docs/operating.md): 30 s unless set; a bad value names line and key.
+TEST(Config, DrainTimeoutDefaultAndOverride) {
+  EXPECT_EQ(load_ok("").drain_timeout, milliseconds(30000));
+  EXPECT_EQ(load_ok("[server]\ndrain_timeout = \"90s\"\n").drain_timeout, milliseconds(90000));
+  EXPECT_EQ(load_ok("[server]\ndrain_timeout = \"0s\"\n").drain_timeout, milliseconds(0));
+  std::string err = load_error("[server]\nthreads = 1\ndrain_timeout = \"soon\"\n");
+  EXPECT_TRUE(starts_with(err, "ringpost.toml:3: key 'server.drain_timeout'")) << err;
+  err = load_error("[server]\ndrain_timeout = 30\n");
+  EXPECT_TRUE(starts_with(err, "ringpost.toml:2: key 'server.drain_timeout'")) << err;
+}
 
 TEST(ConfigErrors, BadRetryItemNamesLineAndKey) {
   std::string err = load_error(R"toml([server]
@@ -263,6 +286,41 @@ TEST(ConfigErrors, OutOfRangeIntegers) {
   EXPECT_TRUE(starts_with(load_error("[server]\nthreads = 1025\n"), "ringpost.toml:2: key 'server.threads'"));
   EXPECT_TRUE(starts_with(load_error("[server]\nmax_request_bytes = 100\n"),
                           "ringpost.toml:2: key 'server.max_request_bytes'"));
+}
+
+TEST(Config, ApiLimitsAndTheRequestLimitThatFollowsThem) {
+  Config c = load_ok("[api]\nmax_message_bytes = 2097152\nmax_recipients_per_message = 50\nmax_batch_messages = 7\n");
+  EXPECT_EQ(c.api.max_message_bytes, 2097152u);
+  EXPECT_EQ(c.api.max_recipients, 50u);
+  EXPECT_EQ(c.api.max_batch, 7u);
+  // Not set: derived, 3/2 of the content limit + 1 MiB, so base64 attachments at the limit fit.
+  EXPECT_EQ(c.max_request_bytes, 4194304u);
+  // Set: the operator's value stands, in either order of the sections.
+  c = load_ok("[api]\nmax_message_bytes = 2097152\n[server]\nmax_request_bytes = 65536\n");
+  EXPECT_EQ(c.max_request_bytes, 65536u);
+  c = load_ok("[server]\nmax_request_bytes = 65536\n[api]\nmax_batch_messages = 1\n");
+  EXPECT_EQ(c.max_request_bytes, 65536u);
+  EXPECT_EQ(c.api.max_batch, 1u);
+  EXPECT_EQ(c.api.max_message_bytes, 26214400u);
+}
+
+TEST(ConfigErrors, ApiLimitsNameLineAndKey) {
+  std::string err = load_error("[api]\nmax_batch_messages = 10\nmax_recipients = 5\n");
+  EXPECT_TRUE(starts_with(err, "ringpost.toml:3: key 'api.max_recipients'")) << err;
+  EXPECT_TRUE(contains(err, "unknown key"));
+  err = load_error("[api]\nmax_recipients_per_message = 0\n");
+  EXPECT_TRUE(starts_with(err, "ringpost.toml:2: key 'api.max_recipients_per_message'")) << err;
+  EXPECT_TRUE(contains(err, "from 1 to 100000"));
+  err = load_error("\n[api]\nmax_batch_messages = \"lots\"\n");
+  EXPECT_TRUE(starts_with(err, "ringpost.toml:3: key 'api.max_batch_messages'")) << err;
+  EXPECT_TRUE(contains(err, "integer"));
+  // A rendered message must fit one spool record (64 MiB): content at most 40 MiB.
+  err = load_error("[api]\nmax_message_bytes = 41943041\n");
+  EXPECT_TRUE(starts_with(err, "ringpost.toml:2: key 'api.max_message_bytes'")) << err;
+  EXPECT_TRUE(contains(err, "41943040"));
+  EXPECT_TRUE(load_config_string("[api]\nmax_message_bytes = 41943040\n", "x").has_value());
+  EXPECT_TRUE(starts_with(load_error("[api]\nmax_message_bytes = 512\n"), "ringpost.toml:2: key 'api.max_message_bytes'"));
+  EXPECT_TRUE(starts_with(load_error("api = 5\n"), "ringpost.toml:1: key 'api'"));
 }
 
 TEST(ConfigErrors, RouteWithoutPortNamesLineAndKey) {

@@ -225,3 +225,52 @@ TEST(HttpRequestParser, PartialRequestIsNeedMoreAndConsumesWhatItWasGiven) {
 
 }  // namespace
 }  // namespace ringpost::engine
+
+namespace ringpost::engine {
+namespace {
+
+// Expect: 100-continue: due once the headers are in and the body is not, once per request;
+// never for HTTP/1.0, nor when the body came along, nor when the length is over the limit.
+TEST(HttpRequestParser, ExpectContinueIsDueBetweenHeadersAndBody) {
+  HttpRequestParser parser(kMaxBody);
+  const std::string head = "POST /m HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n";
+  HttpRequestParser::Result r = parser.feed(head);
+  ASSERT_EQ(r.status, HttpRequestParser::Status::need_more);
+  EXPECT_TRUE(parser.take_continue());
+  EXPECT_FALSE(parser.take_continue()) << "reported once";
+  r = parser.feed("abc");
+  ASSERT_EQ(r.status, HttpRequestParser::Status::request);
+  EXPECT_EQ(parser.take().body, "abc");
+  EXPECT_FALSE(parser.take_continue());
+
+  // The next request on the connection does not inherit the expectation.
+  r = parser.feed("POST /n HTTP/1.1\r\nContent-Length: 2\r\n\r\n");
+  ASSERT_EQ(r.status, HttpRequestParser::Status::need_more);
+  EXPECT_FALSE(parser.take_continue());
+}
+
+TEST(HttpRequestParser, ExpectContinueIsNotDueWhenTheBodyCameAlongOrForHttp10OrOverTheLimit) {
+  HttpRequestParser whole(kMaxBody);
+  ASSERT_EQ(whole.feed("POST /m HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nab").status,
+            HttpRequestParser::Status::request);
+  EXPECT_FALSE(whole.take_continue());
+
+  HttpRequestParser old(kMaxBody);
+  ASSERT_EQ(old.feed("POST /m HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n").status,
+            HttpRequestParser::Status::need_more);
+  EXPECT_FALSE(old.take_continue());
+
+  HttpRequestParser big(kMaxBody);
+  const auto r = big.feed(fmt::format("POST /m HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n", kMaxBody + 1));
+  EXPECT_EQ(r.status, HttpRequestParser::Status::error);
+  EXPECT_EQ(r.http_status, 413);
+  EXPECT_FALSE(big.take_continue());
+
+  HttpRequestParser other(kMaxBody);
+  ASSERT_EQ(other.feed("POST /m HTTP/1.1\r\nExpect: something-else\r\nContent-Length: 2\r\n\r\n").status,
+            HttpRequestParser::Status::need_more);
+  EXPECT_FALSE(other.take_continue());
+}
+
+}  // namespace
+}  // namespace ringpost::engine

@@ -68,10 +68,11 @@ TEST_F(HttpApi, ErrorsAreJson) {
   expect_json_error(call(port, "POST", "/v1/stats", good, "application/json"), 405, "POST /v1/stats");
   expect_json_error(call(port, "POST", "/v1/messages", good, "text/plain"), 415, "text/plain body");
 
-  // 11 MiB of otherwise valid JSON: only the size is wrong.
+  // 39 MiB of otherwise valid JSON, over the default max_request_bytes (38.5 MiB): only the
+  // size is wrong.
   std::string huge = fmt::format(R"({{"from":"a@x.test","to":["b@sink.test"],"subject":"s","text":"{}"}})",
-                                 std::string(11u << 20, 'x'));
-  expect_json_error(call(port, "POST", "/v1/messages", huge, "application/json"), 413, "11 MiB body");
+                                 std::string(39u << 20, 'x'));
+  expect_json_error(call(port, "POST", "/v1/messages", huge, "application/json"), 413, "39 MiB body");
 
   auto before = api.stats();
   ASSERT_TRUE(before) << before.error();

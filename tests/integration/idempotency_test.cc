@@ -1,6 +1,8 @@
 // Idempotency-Key against the real server: a retried request gets the first answer (same ids)
 // and nothing is sent twice, also after a kill -9 and restart (rebuilt from the spool); the same
 // key with another body is a 409; a failed request does not burn the key.
+#include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include <arpa/inet.h>
@@ -122,6 +124,81 @@ TEST_F(Idempotency, RetryAfterADroppedConnectionGetsTheSameIdAndOneDelivery) {
   auto stats = RingpostApi(server->port()).stats();
   ASSERT_TRUE(stats) << stats.error();
   EXPECT_EQ(stats->total(), 1) << "two messages were accepted for one Idempotency-Key";
+}
+
+}  // namespace
+}  // namespace ringpost::it
+
+namespace ringpost::it {
+namespace {
+
+std::set<std::string> segment_names(const std::filesystem::path& dir) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.starts_with("spool-") && name.ends_with(".log")) out.insert(name);
+  }
+  return out;
+}
+
+// The segment holding a request's ACCEPTs is deleted once its messages are delivered; the
+// answer must be written forward first (docs/spool.md), or a retry after a restart within the
+// key's 24 h would be sent again. Enough traffic follows that the segment the answer was
+// carried into is deleted too, so the answer has to travel more than once.
+TEST_F(Idempotency, AnswersOutliveTheSegmentsTheyWereIn) {
+  ServerConfig cfg;
+  cfg.spool_dir = dir_.path() / "spool";
+  cfg.extra_toml = "[spool]\nsegment_bytes = 65536\n";
+  ASSERT_NO_FATAL_FAILURE(start_with_sink(cfg));
+  HttpClient http(server->port());
+  const std::string one = to_json({"a@example.test", {"kept@sink.test"}, "once", "only once"});
+  http.set_header("Idempotency-Key", "order-2001");
+  auto first = http.post_json("/v1/messages", one);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 202) << first->body;
+  ASSERT_TRUE(wait_until(20s, 50ms, [&] { return sink->message_count() >= 1; })) << sink->describe();
+  const std::set<std::string> before = segment_names(cfg.spool_dir);
+  ASSERT_FALSE(before.empty());
+
+  RingpostApi api(server->port());
+  constexpr int kBatches = 16, kPerBatch = 250;
+  for (int b = 0; b < kBatches; ++b) {
+    std::vector<OutgoingMessage> batch;
+    for (int i = 0; i < kPerBatch; ++i)
+      batch.push_back({"agent@example.test", {fmt::format("r{}-{}@sink.test", b, i)}, "filler",
+                       std::string(1000, 'a' + (i % 26))});
+    auto ids = api.submit_batch(batch);
+    ASSERT_TRUE(ids) << ids.error();
+    if (b == kBatches / 2)  // the segments the answer was carried into so far go too
+      ASSERT_TRUE(wait_until(60s, 50ms, [&] { return sink->message_count() >= 1 + (b + 1) * kPerBatch; }));
+  }
+  ASSERT_TRUE(wait_until(60s, 50ms, [&] { return sink->message_count() >= 1 + kBatches * kPerBatch; }))
+      << sink->describe();
+  // Reclaim runs on the front's ticks: wait until every segment there was before is gone.
+  ASSERT_TRUE(wait_until(30s, 100ms, [&] {
+    const auto now = segment_names(cfg.spool_dir);
+    return std::none_of(before.begin(), before.end(), [&](const std::string& n) { return now.count(n); });
+  })) << "the segment with the first request was never reclaimed";
+
+  server->kill9();
+  auto restarted = server->restart();
+  ASSERT_TRUE(restarted) << restarted.error();
+  HttpClient after(server->port());
+  after.set_header("Idempotency-Key", "order-2001");
+  auto replay = after.post_json("/v1/messages", one);
+  ASSERT_TRUE(replay);
+  EXPECT_EQ(replay->status, 202) << replay->body;
+  EXPECT_EQ(replay->body, first->body);
+  EXPECT_EQ(replay->header("idempotent-replayed"), "true");
+  auto mismatch = after.post_json("/v1/messages", to_json({"a@example.test", {"other@sink.test"}, "x", "y"}));
+  ASSERT_TRUE(mismatch);
+  EXPECT_EQ(mismatch->status, 409) << mismatch->body;
+  std::this_thread::sleep_for(1s);
+  int copies = 0;
+  for (const SinkMessage& m : sink->messages())
+    copies += static_cast<int>(std::count(m.rcpts.begin(), m.rcpts.end(), "kept@sink.test"));
+  EXPECT_EQ(copies, 1) << "the retried request was delivered again";
 }
 
 }  // namespace

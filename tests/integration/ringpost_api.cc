@@ -65,8 +65,8 @@ std::string json_quote(std::string_view s) {
 std::string to_json(const OutgoingMessage& m) {
   std::string to;
   for (const auto& r : m.to) to += (to.empty() ? "" : ",") + json_quote(r);
-  return fmt::format(R"({{"from":{},"to":[{}],"subject":{},"text":{}}})", json_quote(m.from), to,
-                     json_quote(m.subject), json_quote(m.text));
+  return fmt::format(R"({{"from":{},"to":[{}],"subject":{},"text":{}{}}})", json_quote(m.from), to,
+                     json_quote(m.subject), json_quote(m.text), m.smtputf8 ? R"(,"smtputf8":true)" : "");
 }
 
 std::string batch_json(std::span<const OutgoingMessage> msgs) {

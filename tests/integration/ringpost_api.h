@@ -21,6 +21,8 @@ struct OutgoingMessage {
   std::vector<std::string> to;
   std::string subject;
   std::string text;
+  // Opts in to a non-ASCII local part (docs/api.md); "= {}" keeps {from, to, subject, text} warning-free.
+  bool smtputf8 = {};
 };
 
 std::string json_quote(std::string_view s);

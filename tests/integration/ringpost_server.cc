@@ -34,6 +34,7 @@ std::string render_toml(const ServerConfig& cfg) {
       "threads = {}\n"
       "spool_dir = {}\n"
       "hostname = {}\n"
+      "{}"
       "\n"
       "[defaults]\n"
       "max_connections = {}\n"
@@ -42,6 +43,7 @@ std::string render_toml(const ServerConfig& cfg) {
       "max_age = {}\n"
       "connect_timeout = {}\n",
       q(fmt::format("127.0.0.1:{}", cfg.http_port)), cfg.threads, q(cfg.spool_dir.string()), q(cfg.hostname),
+      cfg.server_toml.empty() || cfg.server_toml.back() == '\n' ? cfg.server_toml : cfg.server_toml + '\n',
       cfg.max_connections, cfg.max_msgs_per_connection, retry, q(cfg.max_age), q(cfg.connect_timeout));
   out += cfg.defaults_toml;
   if (!cfg.defaults_toml.empty() && cfg.defaults_toml.back() != '\n') out += '\n';

@@ -41,6 +41,8 @@ struct ServerConfig {
   // TOML lines appended verbatim inside [defaults], e.g. "mx_port = 2525\ntls = \"off\"\n"
   // (TOML allows a table to be opened only once, so extra_toml cannot add to [defaults]).
   std::string defaults_toml = {};
+  // TOML lines appended verbatim inside [server], e.g. "max_request_bytes = 65536\n".
+  std::string server_toml = {};
 };
 
 std::string render_toml(const ServerConfig& cfg);

@@ -98,6 +98,28 @@ TEST(SpoolRecord, OutcomeRoundTrip) {
   EXPECT_EQ(r->reply, want.reply);
 }
 
+TEST(SpoolRecord, IdempotentRoundTripAndTruncationIsAnError) {
+  const IdempotentRecord want{"agent-1", "order-42", std::string(64, 'f'), 1'700'086'400'000, 202,
+                              R"({"ids":["a","b"]})"};
+  std::string out;
+  ASSERT_TRUE(append_idempotent(out, want));
+  const RecordHeader h = decode_header(out);
+  EXPECT_EQ(h.type, static_cast<uint8_t>(RecordType::idempotent));
+  EXPECT_EQ(h.payload_length, out.size() - kRecordHeaderSize);
+  EXPECT_EQ(h.crc, record_crc(h.type, payload_of(out)));
+  auto r = decode_idempotent_payload(payload_of(out));
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->owner, want.owner);
+  EXPECT_EQ(r->key, want.key);
+  EXPECT_EQ(r->request_hash, want.request_hash);
+  EXPECT_EQ(r->expires_at_ms, want.expires_at_ms);
+  EXPECT_EQ(r->status, want.status);
+  EXPECT_EQ(r->answer, want.answer);
+  for (std::size_t cut = 0; cut < payload_of(out).size(); ++cut)
+    EXPECT_FALSE(decode_idempotent_payload(payload_of(out).substr(0, cut))) << "cut at " << cut;
+  EXPECT_FALSE(decode_idempotent_payload(std::string(payload_of(out)) + "x"));
+}
+
 TEST(SpoolRecord, EveryStateRoundTrips) {
   for (auto s : {RecipientState::queued, RecipientState::deferred, RecipientState::delivered,
                  RecipientState::bounced, RecipientState::expired}) {

@@ -122,6 +122,28 @@ TEST(SpoolRecovery, AcceptAndOutcomeRoundTrip) {
   EXPECT_EQ(mb.recipients[0].state, RecipientState::queued);
 }
 
+TEST(SpoolRecovery, IdempotentRecordsComeBackWithTheirFileInFileOrder) {
+  TempDir dir;
+  const auto idem = [](std::string key, int64_t expires) {
+    std::string out;
+    EXPECT_TRUE(append_idempotent(out, IdempotentRecord{"k", std::move(key), "hash", expires, 202, "{\"id\":\"x\"}"}));
+    return out;
+  };
+  dir.write(spool_file_name(1'700'000'000'000, 0), accept_bytes(make_msg(1)) + idem("first", 5));
+  dir.write(spool_file_name(1'700'000'000'000, 1), idem("second", 6) + idem("first", 7));
+  const RecoveredSpool s = recover_ok(dir.path());
+  EXPECT_TRUE(s.report.warnings.empty()) << join(s.report.warnings);
+  EXPECT_EQ(s.report.corrupt_records, 0u);
+  ASSERT_EQ(s.idempotent.size(), 3u);
+  EXPECT_EQ(s.idempotent[0].record.key, "first");
+  EXPECT_EQ(s.idempotent[0].file, 0u);
+  EXPECT_EQ(s.idempotent[1].record.key, "second");
+  EXPECT_EQ(s.idempotent[1].file, 1u);
+  EXPECT_EQ(s.idempotent[2].record.expires_at_ms, 7);
+  EXPECT_EQ(s.idempotent[2].record.answer, "{\"id\":\"x\"}");
+  EXPECT_EQ(s.messages.size(), 1u);  // an IDEMPOTENT record is not a message
+}
+
 TEST(SpoolRecovery, LastOutcomeWins) {
   TempDir dir;
   const Spooled m = make_msg(1);
