@@ -283,10 +283,9 @@ std::string Front::domain_json(const std::string& domain, const std::vector<Shar
   if (site && site->throttled_until_ms) out += fmt::format(R"(,"throttled_msgs_per_second":{})", site->throttle_msgs_per_second);
   out += ",\"last_error\":";
   if (site && site->last_error.code) {
-    out += fmt::format(R"({{"code":{},"enhanced":)", site->last_error.code);
-    api::append_json_string(out, site->last_error.enhanced);
-    out += ",\"text\":";
-    api::append_json_string(out, site->last_error.text);
+    // The reply object every other answer uses, with the time it was seen added.
+    append_reply_json(out, site->last_error);
+    out.pop_back();
     out += fmt::format(R"(,"at":{}}})", json_time(site->last_error_at_ms));
   } else {
     out += "null";
