@@ -87,6 +87,11 @@ class Shard {
   // The TLS context and session cache for a policy's verification settings, made on first use.
   TlsProfile tls_profile(const DeliveryPolicy& p);
   const std::vector<ResponseRule>& rules() const { return live_->config->rules; }
+  // Before start(): where sites get their rate budget (default: local token buckets).
+  void set_destination_limiters(DestinationLimiterFactory f) { make_limiter_ = std::move(f); }
+  std::unique_ptr<DestinationLimiter> make_destination_limiter(const std::string& site) const {
+    return make_limiter_(site);
+  }
   // A delivery of a message an operator bounced (bounce-all) is reported bounced, not sent.
   bool bounced_by_operator(const std::string& domain, const Delivery& d);
 
@@ -146,6 +151,7 @@ class Shard {
   std::unique_ptr<MxResolver> resolver_;
   std::map<std::pair<bool, std::string>, std::unique_ptr<TlsState>> tls_states_;
   bool has_named_routes_ = false;
+  DestinationLimiterFactory make_limiter_ = [](const std::string&) { return std::make_unique<LocalDestinationLimiter>(); };
   static bool names_route_hosts(const Config& cfg);
   bool draining_ = false;  // a static route names a host to look up
   int64_t now_ = 0;

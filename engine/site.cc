@@ -36,12 +36,12 @@ Site::~Site() = default;
 Site::Site(Shard& shard, RoutePtr route, std::string policy_domain, const DeliveryPolicy& policy, int64_t now)
     : shard_(shard), route_(std::move(route)), metrics_(shard.metrics().site(route_->site)),
       policy_domain_(std::move(policy_domain)), policy_(policy),
-      retry_(policy.retry, policy.max_age) {
+      retry_(policy.retry, policy.max_age), rates_(shard.make_destination_limiter(route_->site)) {
   down_until_.assign(route_->endpoints.size(), 0);
   domains_.insert(policy_domain_);
   window_ = std::min<double>(policy_.initial_connections, policy_.max_connections);
   apply_rate(now);
-  conn_bucket_.set_rate(policy_.connections_per_second, now);
+  rates_->set_connection_rate(policy_.connections_per_second, now);
 }
 
 void Site::set_policy(const DeliveryPolicy& policy, int64_t admin_suspended_until_ms, int64_t now) {
@@ -50,13 +50,13 @@ void Site::set_policy(const DeliveryPolicy& policy, int64_t admin_suspended_unti
   window_ = std::min<double>(window_, policy_.max_connections);
   admin_suspended_until_ = admin_suspended_until_ms;
   apply_rate(now);
-  conn_bucket_.set_rate(policy_.connections_per_second, now);
+  rates_->set_connection_rate(policy_.connections_per_second, now);
 }
 
 void Site::apply_rate(int64_t now) {
   std::optional<double> rate = policy_.msgs_per_second;
   if (now < throttled_until_) rate = rate ? std::min(*rate, throttle_rate_) : throttle_rate_;
-  if (rate != msg_bucket_.rate()) msg_bucket_.set_rate(rate, now);
+  rates_->set_message_rate(rate, now);
 }
 
 void Site::on_reply(const smtp::Reply& reply, int64_t now) {
@@ -201,7 +201,7 @@ void Site::pump(int64_t now) {
       if (live == 0) defer_queue(last_failure_, now);
       return;
     }
-    if (!conn_bucket_.try_take(now)) return;  // connections_per_second: the next tick tries again
+    if (!rates_->take_connection(now)) return;  // connections_per_second: the next tick tries again
     open_connection(*ep, now);
     ++live;
     ++opening;
@@ -280,7 +280,7 @@ void Site::feed(SmtpConnection& conn, int64_t now) {
     // Nothing here to send yet (bodies on their way from disk): idle until a load lands.
     if (queue_.empty() || !queue_.front().body) return conn.mark_idle(now);
     // Suspended, or out of tokens: idle until the shard's tick pumps this site again.
-    if (suspended(now) || !msg_bucket_.try_take(now)) return conn.mark_idle(now);
+    if (suspended(now) || !rates_->take_message(now)) return conn.mark_idle(now);
     conn.send(std::move(queue_.front()), now);
     queue_.pop_front();
     count_sent(now);

@@ -12,11 +12,11 @@
 #include <vector>
 
 #include "engine/config.h"
+#include "engine/destination_limiter.h"
 #include "engine/metrics/shard_metrics.h"
 #include "engine/route.h"
 #include "engine/smtp_connection.h"
 #include "queue/retry_policy.h"
-#include "queue/token_bucket.h"
 
 namespace ringpost::engine {
 
@@ -94,8 +94,7 @@ class Site {
   std::set<std::string> domains_;
   DeliveryPolicy policy_;
   queue::RetryPolicy retry_;
-  queue::TokenBucket msg_bucket_;
-  queue::TokenBucket conn_bucket_;
+  std::unique_ptr<DestinationLimiter> rates_;  // msgs_per_second, connections_per_second, throttles
   // Slow start (Postfix's destination concurrency window): grows by one per delivered
   // transaction up to max_connections, halves on a 421 or a failed connection.
   double window_ = 1;
