@@ -545,11 +545,13 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
     cfg.rules = std::move(*rules);
   }
   if (const toml::table* sp = root["spool"].as_table()) {
-    if (auto r = rd.check_known(*sp, "spool", {"segment_bytes", "status_retention"}); !r)
+    if (auto r = rd.check_known(*sp, "spool", {"segment_bytes", "status_retention", "webhook_hold"}); !r)
       return tl::make_unexpected(r.error());
     if (auto r = rd.read_uint(*sp, "spool", "segment_bytes", cfg.spool.segment_bytes, 65536, int64_t(1) << 40); !r)
       return tl::make_unexpected(r.error());
     if (auto r = rd.read_duration(*sp, "spool", "status_retention", cfg.spool.status_retention); !r)
+      return tl::make_unexpected(r.error());
+    if (auto r = rd.read_duration(*sp, "spool", "webhook_hold", cfg.spool.webhook_hold); !r)
       return tl::make_unexpected(r.error());
   }
   if (const toml::node* ln = root.get("log")) {

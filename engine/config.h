@@ -89,6 +89,10 @@ struct DnsConfig {
 struct SpoolConfig {
   uint64_t segment_bytes = 64u << 20;  // a new segment file is started past this size
   std::chrono::milliseconds status_retention = std::chrono::hours(24 * 7);  // finished messages' status
+  // A finished segment is kept (not reclaimed) until every [[webhooks]] dispatcher has taken
+  // its events, for at most this long: the feed a restart rebuilds reaches back only as far
+  // as the spool does (docs/spool.md).
+  std::chrono::milliseconds webhook_hold = std::chrono::hours(24);
 };
 
 // [[keys]]: an API key. The token itself is never stored: only its SHA-256.

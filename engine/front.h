@@ -207,6 +207,13 @@ class Front {
   std::unique_ptr<IdempotencyStore> idempotency_ = std::make_unique<LocalIdempotencyStore>();
   IdempotencyHomes idempotency_homes_;
   bool carrying_idempotency_ = false;
+  // [[webhooks]]: the feed position each dispatcher has had acknowledged (the `after` of its
+  // latest request; from its cursor file at start-up), and per segment the time its last
+  // message finished. A finished segment is deleted only once every dispatcher is past that
+  // time (or [spool] webhook_hold is over), so a restart can still rebuild the events it owes.
+  std::map<std::string, int64_t> webhook_acked_ms_;
+  std::unordered_map<uint32_t, int64_t> segment_finished_ms_;
+  bool held_for_webhooks(uint32_t seq, int64_t now);
   Mailbox<ShardAnswer>& answers_;
   std::vector<ShardAnswer> answer_batch_;
   std::unordered_map<uint64_t, AdminWait> admin_waits_;

@@ -60,6 +60,9 @@ void Front::handle_events(Conn& c, const HttpRequest& req) {
   }
   w.owner = c.key ? c.key->name : std::string();
   w.all = !c.key || c.key->role == ApiKey::Role::admin;
+  if (auto hook = query_param(req.target, "webhook"); hook && w.all)
+    if (auto it = webhook_acked_ms_.find(std::string(*hook)); it != webhook_acked_ms_.end())
+      it->second = std::max(it->second, w.cursor.at_ms);
   auto events = feed_.after(w.cursor, w.limit, w.owner, w.all);
   if (!events.empty() || wait_s == 0) return respond(c.id, 200, feed_json(events, w.cursor_text));
   w.deadline_ms = now_ms() + wait_s * 1000;

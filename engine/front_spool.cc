@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -112,6 +113,10 @@ tl::expected<std::size_t, std::string> Front::recover() {
       ++pending;
     }
     ledger_.accepted(s->segment_seq, live);
+    if (!live) {
+      int64_t& finished = segment_finished_ms_[s->segment_seq];
+      finished = std::max(finished, last_update);
+    }
     if (live) {
       live_.emplace(s->id, s);
       dispatch(s, m.recipients, nullptr);  // the body is read back when a connection wants it
@@ -127,6 +132,14 @@ tl::expected<std::size_t, std::string> Front::recover() {
   if (rep.files)
     spdlog::info("spool: {} segment(s), {} messages ({} unfinished), {} torn tail(s), {} corrupt record(s)", rep.files,
                  rep.accepts, live_.size(), rep.torn_tails, rep.corrupt_records);
+  for (const WebhookConfig& h : cfg_.webhooks) {
+    // The dispatcher's own cursor file (engine.cc names it): until its first request, the
+    // front holds what it has not acknowledged yet.
+    std::string text;
+    if (std::ifstream in(cfg_.spool_dir + "/webhook-" + h.name + ".cursor"); in) std::getline(in, text);
+    const auto c = parse_cursor(text);
+    webhook_acked_ms_[h.name] = c ? c->at_ms : -1;
+  }
   // finished_ must be in time order for expiry; recovery yields acceptance order.
   std::sort(finished_.begin(), finished_.end());
   return pending;
@@ -302,6 +315,8 @@ void Front::on_finished(const SpooledMessage& msg, int64_t finished_at_ms) {
   if (live_.erase(msg.id) == 0) return;
   ledger_.finished(msg.segment_seq);
   finished_.emplace_back(finished_at_ms, msg.id);
+  int64_t& f = segment_finished_ms_[msg.segment_seq];
+  f = std::max(f, finished_at_ms);
 }
 
 void Front::expire_statuses() {
@@ -320,6 +335,7 @@ void Front::reclaim() {
     case queue::SpoolLedger::Action::delete_oldest: {
       if (carrying_idempotency_) return;
       const uint32_t seq = *ledger_.oldest();
+      if (held_for_webhooks(seq, now_ms())) return;
       if (!carry_idempotency_then_delete(seq)) delete_segment(seq);
       return;
     }
@@ -327,6 +343,19 @@ void Front::reclaim() {
       if (!compacting_ && now_ms() >= next_compaction_ms_) compact_oldest();
       return;
   }
+}
+
+bool Front::held_for_webhooks(uint32_t seq, int64_t now) {
+  auto f = segment_finished_ms_.find(seq);
+  if (f == segment_finished_ms_.end() || webhook_acked_ms_.empty()) return false;
+  for (const auto& [name, acked] : webhook_acked_ms_) {
+    if (acked >= f->second) continue;
+    if (now - f->second < cfg_.spool.webhook_hold.count()) return true;
+    spdlog::warn("spool: webhook {} is still behind segment {} after webhook_hold; deleting it: a restart "
+                 "now would not resend those events", name, seq);
+    return false;
+  }
+  return false;
 }
 
 void Front::delete_segment(uint32_t seq) {
@@ -340,6 +369,7 @@ void Front::delete_segment(uint32_t seq) {
   spdlog::debug("spool: deleted finished segment {}", path);
   ledger_.remove(seq);
   segment_paths_.erase(seq);
+  segment_finished_ms_.erase(seq);
   idempotency_homes_.forget_segment(seq);  // only expired answers are left homed there
 }
 

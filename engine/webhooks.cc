@@ -59,7 +59,7 @@ void WebhookDispatcher::run() {
   int backoff_s = 0;
   simdjson::dom::parser parser;
   while (!stop_) {
-    auto page = self.request("GET", fmt::format("/v1/events?after={}&limit={}&wait=2", cursor, hook_.batch), {}, auth);
+    auto page = self.request("GET", fmt::format("/v1/events?after={}&limit={}&wait=2&webhook={}", cursor, hook_.batch, hook_.name), {}, auth);
     if (!page || page->status != 200) {
       std::this_thread::sleep_for(std::chrono::seconds(1));
       continue;

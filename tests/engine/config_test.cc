@@ -202,6 +202,13 @@ TEST(Config, DrainTimeoutDefaultAndOverride) {
   EXPECT_TRUE(starts_with(err, "ringpost.toml:2: key 'server.drain_timeout'")) << err;
 }
 
+TEST(Config, SpoolWebhookHoldDefaultAndOverride) {
+  EXPECT_EQ(load_ok("").spool.webhook_hold, milliseconds(24 * 3600 * 1000));
+  EXPECT_EQ(load_ok("[spool]\nwebhook_hold = \"2h\"\n").spool.webhook_hold, milliseconds(2 * 3600 * 1000));
+  const std::string err = load_error("[spool]\nsegment_bytes = 65536\nwebhook_hold = \"later\"\n");
+  EXPECT_TRUE(starts_with(err, "ringpost.toml:3: key 'spool.webhook_hold'")) << err;
+}
+
 TEST(ConfigErrors, BadRetryItemNamesLineAndKey) {
   std::string err = load_error(R"toml([server]
 threads = 2
