@@ -21,6 +21,7 @@
 #include "tests/integration/server_test.h"
 #include "tests/integration/sink_server_test.h"
 #include "tests/integration/smtp_sink.h"
+#include "tests/integration/spool_files.h"
 #include "tests/integration/wait.h"
 
 namespace ringpost::it {
@@ -132,16 +133,6 @@ TEST_F(Idempotency, RetryAfterADroppedConnectionGetsTheSameIdAndOneDelivery) {
 namespace ringpost::it {
 namespace {
 
-std::set<std::string> segment_names(const std::filesystem::path& dir) {
-  std::set<std::string> out;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.starts_with("spool-") && name.ends_with(".log")) out.insert(name);
-  }
-  return out;
-}
-
 // The segment holding a request's ACCEPTs is deleted once its messages are delivered; the
 // answer must be written forward first (docs/spool.md), or a retry after a restart within the
 // key's 24 h would be sent again. Enough traffic follows that the segment the answer was
@@ -158,7 +149,7 @@ TEST_F(Idempotency, AnswersOutliveTheSegmentsTheyWereIn) {
   ASSERT_TRUE(first);
   ASSERT_EQ(first->status, 202) << first->body;
   ASSERT_TRUE(wait_until(20s, 50ms, [&] { return sink->message_count() >= 1; })) << sink->describe();
-  const std::set<std::string> before = segment_names(cfg.spool_dir);
+  const std::set<std::string> before = spool_files(cfg.spool_dir).names;
   ASSERT_FALSE(before.empty());
 
   RingpostApi api(server->port());
@@ -176,10 +167,8 @@ TEST_F(Idempotency, AnswersOutliveTheSegmentsTheyWereIn) {
   ASSERT_TRUE(wait_until(60s, 50ms, [&] { return sink->message_count() >= 1 + kBatches * kPerBatch; }))
       << sink->describe();
   // Reclaim runs on the front's ticks: wait until every segment there was before is gone.
-  ASSERT_TRUE(wait_until(30s, 100ms, [&] {
-    const auto now = segment_names(cfg.spool_dir);
-    return std::none_of(before.begin(), before.end(), [&](const std::string& n) { return now.count(n); });
-  })) << "the segment with the first request was never reclaimed";
+  ASSERT_TRUE(wait_until(30s, 100ms, [&] { return all_gone(cfg.spool_dir, before); }))
+      << "the segment with the first request was never reclaimed";
 
   server->kill9();
   auto restarted = server->restart();

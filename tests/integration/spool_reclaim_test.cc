@@ -15,6 +15,7 @@
 #include "tests/integration/ringpost_server.h"
 #include "tests/integration/server_test.h"
 #include "tests/integration/smtp_sink.h"
+#include "tests/integration/spool_files.h"
 #include "tests/integration/wait.h"
 
 namespace ringpost::it {
@@ -22,23 +23,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-struct SpoolFiles {
-  std::set<std::string> names;
-  uint64_t bytes = 0;
-};
-
-SpoolFiles spool_files(const fs::path& dir) {
-  SpoolFiles out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (!name.starts_with("spool-") || !name.ends_with(".log")) continue;
-    out.names.insert(name);
-    out.bytes += e.file_size(ec);
-  }
-  return out;
-}
 
 class SpoolReclaim : public ServerTest {
  protected:

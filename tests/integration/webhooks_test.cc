@@ -20,6 +20,7 @@
 #include "tests/integration/scripted_smtp.h"
 #include "tests/integration/server_test.h"
 #include "tests/integration/smtp_sink.h"
+#include "tests/integration/spool_files.h"
 #include "tests/integration/wait.h"
 
 namespace ringpost::it {
@@ -137,16 +138,6 @@ TEST_F(Webhooks, SignedEventsArriveAndAFailedPostIsRetried) {
 namespace ringpost::it {
 namespace {
 
-std::set<std::string> spool_segments(const std::filesystem::path& dir) {
-  std::set<std::string> out;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.starts_with("spool-") && name.ends_with(".log")) out.insert(name);
-  }
-  return out;
-}
-
 // The feed a restart rebuilds reaches back only as far as the spool does, so a receiver that
 // is down while its events' segments finish must hold them (docs/spool.md, webhook_hold):
 // after a kill -9 and a restart, every delivered event still reaches it, and only then are
@@ -181,11 +172,11 @@ TEST_F(Webhooks, AReceiverThatIsDownHoldsReclaimAndGetsEveryEventAfterARestart) 
     ids.insert(got->begin(), got->end());
   }
   ASSERT_TRUE(wait_until(60s, 50ms, [&] { return sink->message_count() >= kBatches * kPerBatch; })) << sink->describe();
-  const std::set<std::string> before = spool_segments(cfg.spool_dir);
+  const std::set<std::string> before = spool_files(cfg.spool_dir).names;
   ASSERT_GT(before.size(), 5u) << "64 KiB segments: two thousand 1 KiB messages make dozens";
   // Reclaim runs on every tick; with no receiver, none of the finished segments may go.
   std::this_thread::sleep_for(2s);
-  const std::set<std::string> held = spool_segments(cfg.spool_dir);
+  const std::set<std::string> held = spool_files(cfg.spool_dir).names;
   EXPECT_TRUE(std::includes(held.begin(), held.end(), before.begin(), before.end()))
       << before.size() << " segments before, " << held.size() << " after: finished segments were deleted while "
       << "the webhook had not taken their events";
@@ -209,10 +200,8 @@ TEST_F(Webhooks, AReceiverThatIsDownHoldsReclaimAndGetsEveryEventAfterARestart) 
   })) << delivered.size() << " of " << ids.size() << " delivered events reached the receiver after the restart";
   EXPECT_EQ(delivered, ids);
   // Taken: now the old segments go.
-  ASSERT_TRUE(wait_until(30s, 100ms, [&] {
-    const auto now = spool_segments(cfg.spool_dir);
-    return std::none_of(before.begin(), before.end(), [&](const std::string& n) { return now.count(n); });
-  })) << "the held segments were not reclaimed once the webhook had their events";
+  ASSERT_TRUE(wait_until(30s, 100ms, [&] { return all_gone(cfg.spool_dir, before); }))
+      << "the held segments were not reclaimed once the webhook had their events";
 }
 
 }  // namespace
