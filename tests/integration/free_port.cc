@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -62,7 +63,9 @@ bool parse_ip(std::string_view ip, in6_addr& out) {
 
 // One row of /proc/net/tcp: "sl local_address rem_address st ...", addresses as
 // HEXIP:HEXPORT. State 0A is LISTEN, 01 is ESTABLISHED (include/net/tcp_states.h).
-// f(port, state, local address) per socket.
+// f(port, state, local address, remote column) per socket. The tables are read in pages, not
+// as one snapshot: while sockets come and go (another test opening thousands), a row can be
+// read twice, so counters dedupe on the connection's two ends.
 template <typename F>
 void for_each_socket_with_address(F&& f) {
   for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
@@ -78,24 +81,26 @@ void for_each_socket_with_address(F&& f) {
       unsigned port = std::stoul(local.substr(colon + 1), nullptr, 16);
       in6_addr addr{};
       if (!parse_proc_address(local.substr(0, colon), addr)) continue;
-      f(static_cast<uint16_t>(port), state, addr);
+      f(static_cast<uint16_t>(port), state, addr, remote);
     }
   }
 }
 
 template <typename F>
 void for_each_socket(F&& f) {
-  for_each_socket_with_address([&](uint16_t port, const std::string& state, const in6_addr&) { f(port, state); });
+  for_each_socket_with_address(
+      [&](uint16_t port, const std::string& state, const in6_addr&, const std::string&) { f(port, state); });
 }
 
 int count_sockets(uint16_t port, std::string_view ip, const char* want_state) {
   in6_addr want;
   if (!parse_ip(ip, want)) return 0;
-  int n = 0;
-  for_each_socket_with_address([&](uint16_t local, const std::string& state, const in6_addr& addr) {
-    if (local == port && state == want_state && std::memcmp(&addr, &want, sizeof want) == 0) ++n;
+  std::set<std::string> remotes;  // one local address and port: the remote end tells connections apart
+  for_each_socket_with_address([&](uint16_t local, const std::string& state, const in6_addr& addr,
+                                   const std::string& remote) {
+    if (local == port && state == want_state && std::memcmp(&addr, &want, sizeof want) == 0) remotes.insert(remote);
   });
-  return n;
+  return static_cast<int>(remotes.size());
 }
 
 }  // namespace
