@@ -21,54 +21,26 @@ here=$(cd "$(dirname "$0")" && pwd)
 # stop and cpu are the same job for any private instance whose master pid is in
 # DIR/master.pid.ours: bench/tls/postfix_sink.sh already does both.
 pf_sink=$here/../tls/postfix_sink.sh
+# shellcheck source=SCRIPTDIR/../lib/postfix.sh
+. "$here/../lib/postfix.sh"
 
 die() { echo "postfix_relay: $*" >&2; exit 1; }
 
 write_config() {
   local d=$1 ip=$2 port=$3 relay=$4 conc=$5
-  # The services mail passes through, and the ones they call. chroot n: a chrooted service
-  # would need copies of /etc files inside the queue directory.
-  cat >"$d/etc/master.cf" <<EOF
-$ip:$port inet n       -       n       -       -       smtpd
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
+  pf_write_config "$d" "$ip" "$port" relay.bench.test \
+    "Private Postfix relay for bench/compare/run.sh (bench/compare/postfix_relay.sh)."
+  # What mail passes through on its way out, and the services those call.
+  cat >>"$d/etc/master.cf" <<EOF
 verify    unix  -       -       n       -       1       verify
 flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
 smtp      unix  -       -       n       -       -       smtp
 relay     unix  -       -       n       -       -       smtp
-error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
-  cat >"$d/etc/main.cf" <<EOF
-# Private Postfix relay for bench/compare/run.sh (bench/compare/postfix_relay.sh).
-compatibility_level = 3.6
-config_directory = $d/etc
-queue_directory = $d/queue
-data_directory = $d/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = relay.bench.test
-mydomain = bench.test
-myorigin = \$myhostname
-mydestination =
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_peername_lookup = no
+  cat >>"$d/etc/main.cf" <<EOF
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-alias_maps =
-alias_database =
 local_recipient_maps =
-biff = no
 # Everything goes to the sink, as ringpost's static route does.
 relayhost = [127.0.0.1]:$relay
 smtp_tls_security_level = none
@@ -78,25 +50,18 @@ smtpd_tls_security_level = none
 smtp_connection_cache_on_demand = yes
 default_destination_concurrency_limit = $conc
 smtp_destination_concurrency_limit = $conc
-# Room for the injector's sessions (smtp-source -s 64) plus CONCURRENCY smtp clients; the
-# default per-client connection limit (50) would refuse smtp-source's 64 sessions.
+# Room for the injector's sessions (smtp-source -s 64) plus CONCURRENCY smtp clients.
 default_process_limit = 300
-smtpd_client_connection_count_limit = 0
-message_size_limit = 52428800
-maillog_file = $d/maillog
-maillog_file_prefixes = $d
 EOF
 }
 
 start() {
   local d=$1 ip=${2%:*} port=${2##*:} relay=$3 conc=$4
-  [ "$(id -u)" -eq 0 ] || die "must run as root (Postfix's master drops to mail_owner itself)"
+  pf_require_root
   command -v postfix >/dev/null || die "postfix is missing: apt-get install postfix"
-  mkdir -p "$d"/etc "$d"/queue "$d"/data
-  chmod 755 "$d"  # mktemp -d makes it 0700; the daemons run as mail_owner
-  chown postfix: "$d/data"
+  pf_make_dirs "$d"
   write_config "$d" "$ip" "$port" "$relay" "$conc"
-  postfix -c "$d/etc" check >"$d/postfix-check.out" 2>&1 || die "postfix check: $(cat "$d/postfix-check.out")"
+  pf_check "$d"
   postfix -c "$d/etc" start >"$d/postfix-start.out" 2>&1 || die "postfix start: $(cat "$d/postfix-start.out" "$d/maillog" 2>/dev/null)"
   local pid=""
   for _ in $(seq 200); do

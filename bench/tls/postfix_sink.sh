@@ -18,6 +18,9 @@
 #   postfix_sink.sh cpu DIR             CPU seconds (user + system) the instance used so far
 # DIR must be new or empty; the caller removes it after stop.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=SCRIPTDIR/../lib/postfix.sh
+. "$here/../lib/postfix.sh"
 
 master=/usr/lib/postfix/sbin/master
 
@@ -52,48 +55,17 @@ group_pids() {
 
 write_config() {
   local d=$1 ip=$2 port=$3
-  # master.cf: smtpd on ip:port only, and the services it talks to (cleanup, trivial-rewrite,
-  # anvil, postlogd, and tlsmgr for the ticket keys that let any smtpd process resume a session
-  # another one started). qmgr, bounce and the discard/error transports serve anything that
-  # would reach the queue; nothing does. chroot n: a chrooted service would need copies of
-  # /etc files inside the queue directory.
-  cat >"$d/etc/master.cf" <<EOF
-$ip:$port inet n       -       n       -       -       smtpd
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
+  pf_write_config "$d" "$ip" "$port" sink.bench.test \
+    "Private Postfix instance for bench/tls/run.sh (bench/tls/postfix_sink.sh)."
+  # tlsmgr, for the ticket keys that let any smtpd process resume a session another one
+  # started. qmgr, bounce and the discard/error transports (pf_write_config) serve anything
+  # that would reach the queue; nothing does.
+  cat >>"$d/etc/master.cf" <<EOF
 tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-error     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-proxymap  unix  -       -       n       -       -       proxymap
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
-  cat >"$d/etc/main.cf" <<EOF
-# Private Postfix instance for bench/tls/run.sh (bench/tls/postfix_sink.sh).
-compatibility_level = 3.6
-config_directory = $d/etc
-queue_directory = $d/queue
-data_directory = $d/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = sink.bench.test
-mydomain = bench.test
-myorigin = \$myhostname
-mydestination =
-inet_interfaces = loopback-only
-inet_protocols = ipv4
+  cat >>"$d/etc/main.cf" <<EOF
 proxy_interfaces = $ip
-mynetworks = 127.0.0.0/8
-smtpd_peername_lookup = no
 local_header_rewrite_clients =
-alias_maps =
-alias_database =
-biff = no
 # Nothing is delivered and nothing leaves: every recipient of every client is discarded at
 # RCPT time (cleanup drops the message at end of data), anything that still reaches the queue
 # (a bounce) is discarded too.
@@ -105,14 +77,9 @@ local_transport = discard:
 # 1s, cleanup waits out the full delay before each message (measured: 2,000 messages from
 # smtp-source -s 16 took 113 s instead of 0.7 s).
 in_flow_delay = 0
-# Room for every connection a client opens (ringpost: max_connections per shard, smtp-source
-# -s); the default per-client limit of 50 would refuse a client with more.
+# Room for every connection a client opens (ringpost: max_connections per shard, smtp-source -s).
 default_process_limit = 200
-smtpd_client_connection_count_limit = 0
 smtpd_forbid_unauth_pipelining = yes
-message_size_limit = 52428800
-maillog_file = $d/maillog
-maillog_file_prefixes = $d
 # STARTTLS offered, not required. No session cache database: resumption is by TLS 1.3 /
 # RFC 5077 tickets, whose keys tlsmgr hands to every smtpd process. Loglevel 2 is the first
 # that says "Reusing old session" for a resumed handshake (what 'stats' counts); it adds ~20
@@ -128,23 +95,19 @@ EOF
 
 start() {
   local d=$1 ip=${2%:*} port=${2##*:}
-  [ "$(id -u)" -eq 0 ] || die "must run as root (Postfix's master drops to mail_owner itself)"
+  pf_require_root
   [ -x "$master" ] || die "$master is missing: apt-get install postfix"
   # Postfix binds with SO_REUSEPORT (seen: it listened beside a running smtp-sink), so a port
   # someone else listens on would silently split the clients between the two.
   listening "$ip" "$port" "" && die "$ip:$port is already in LISTEN: pick another port"
-  mkdir -p "$d"/etc "$d"/queue "$d"/data "$d"/tls
-  # mktemp -d makes DIR 0700; Postfix's daemons run as mail_owner and must get through it.
-  chmod 755 "$d"
-  chown postfix: "$d/data"
+  pf_make_dirs "$d" tls
   # Throwaway self-signed certificate, as tests/interop/test_certificate.cc makes one.
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/tls/key.pem" -out "$d/tls/cert.pem" \
     -days 7 -subj /CN=sink.bench.test -addext "subjectAltName=DNS:sink.bench.test,IP:$ip" \
     >"$d/tls/openssl.out" 2>&1 || die "openssl req failed: $(cat "$d/tls/openssl.out")"
   chmod 600 "$d/tls/key.pem"
   write_config "$d" "$ip" "$port"
-  # Creates the queue layout with Postfix's own owners and modes, and checks the config.
-  postfix -c "$d/etc" check >"$d/postfix-check.out" 2>&1 || die "postfix check: $(cat "$d/postfix-check.out")"
+  pf_check "$d"
   # master -d stays in the foreground instead of daemonizing; setsid -f runs it in a session
   # (and process group) of its own, whichever shell runs us, so that stop can reach every child
   # it forks. Its pid comes from the pid file master writes itself.

@@ -35,13 +35,15 @@ normally, the next N (default: all) get TEXT. A 421 TEXT also closes the connect
 Every wait is bounded: a session idle for --idle seconds is closed, the process exits after
 --lifetime seconds, and one session handles at most 100000 commands.
 """
-import argparse
 import asyncio
-import json
 import os
-import signal
 import sys
 import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from scripted_smtp_base import (Closed, CountedRule, Log, SessionBase, SessionTasks,  # noqa: E402
+                                add_bound_args, arg_parser, serve, text)
 
 MAX_COMMAND_LINE = 64 * 1024
 MAX_DATA_LINE = 1024 * 1024
@@ -49,21 +51,7 @@ MAX_COMMANDS_PER_SESSION = 100000
 GARBAGE = b"\x00\x16\x03\x01 garbage \xff\xfe not an SMTP reply\r\n"
 
 
-def text(b):
-    return b.decode("utf-8", errors="backslashreplace")
-
-
-class Log:
-    def __init__(self, path):
-        self._f = open(path, "a", encoding="utf-8")
-
-    def write(self, **event):
-        event["t"] = time.monotonic()
-        self._f.write(json.dumps(event, sort_keys=True, ensure_ascii=False) + "\n")
-        self._f.flush()
-
-
-class ReplyRule:
+class ReplyRule(CountedRule):
     """--reply CMD[:match][+SKIP][#N]=TEXT: skip the first SKIP matching commands, then answer
     TEXT to the next N (default: all) instead of the normal reply."""
 
@@ -84,26 +72,10 @@ class ReplyRule:
         self.match = match.lower()
         self.reply = reply
 
-    def take(self, cmd, arg):
-        if cmd != self.cmd or self.match not in arg.lower():
-            return None
-        if self.skip > 0:
-            self.skip -= 1
-            return None
-        if self.remaining is not None:
-            if self.remaining <= 0:
-                return None
-            self.remaining -= 1
-        return self.reply
 
-
-class Closed(Exception):
-    """The session is over (client went away, or we closed it)."""
-
-
-class Session:
+class Session(SessionBase):
     def __init__(self, srv, sid, reader, writer):
-        self.srv, self.sid, self.reader, self.writer = srv, sid, reader, writer
+        super().__init__(srv, sid, reader, writer)
         self.buf = bytearray()
         self.buf_start = 0       # absolute stream offset of buf[0]
         self.read_ends = []      # (absolute end offset, read number), ascending
@@ -117,9 +89,6 @@ class Session:
 
     # ---- plumbing ---------------------------------------------------------------------
 
-    def log(self, **ev):
-        self.srv.log.write(session=self.sid, **ev)
-
     def faulty(self):
         n = self.srv.args.fault_sessions
         return n == 0 or self.sid <= n
@@ -129,10 +98,7 @@ class Session:
             return
         self.gone = True
         self.log(ev="disconnect", by=by, during=during)
-        try:
-            self.writer.close()
-        except Exception:
-            pass
+        self.close_writer()
 
     async def close(self, during):
         self.disconnect("server", during)
@@ -468,25 +434,19 @@ class Server:
             n, _, secs = args.stall_mid_data.partition("=")
             self.stall = (int(n), float(secs))
         self.sessions = 0
-        self.tasks = set()
+        self.tasks = SessionTasks()
 
     async def on_client(self, reader, writer):
         self.sessions += 1
         s = Session(self, self.sessions, reader, writer)
-        task = asyncio.current_task()
-        self.tasks.add(task)
         try:
-            await s.run()
+            await self.tasks.run(s.run())
         finally:
-            self.tasks.discard(task)
-            try:
-                writer.close()
-            except Exception:
-                pass
+            s.close_writer()
 
 
 async def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = arg_parser(__doc__)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--log", required=True)
     p.add_argument("--msgdir", required=True)
@@ -503,25 +463,11 @@ async def main():
     p.add_argument("--close-after-message", action="store_true",
                    help="close the connection (no 421) right after replying to each message")
     p.add_argument("--fault-sessions", type=int, default=0)
-    p.add_argument("--idle", type=float, default=120.0)
-    p.add_argument("--lifetime", type=float, default=900.0)
+    add_bound_args(p)
     args = p.parse_args()
     os.makedirs(args.msgdir, exist_ok=True)
     srv = Server(args)
-    server = await asyncio.start_server(srv.on_client, "127.0.0.1", args.port, reuse_address=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    print("ready", flush=True)
-    try:
-        await asyncio.wait_for(stop.wait(), args.lifetime)
-    except asyncio.TimeoutError:
-        print("lifetime over", flush=True)
-    server.close()
-    for t in list(srv.tasks):
-        t.cancel()
-    await asyncio.sleep(0)
+    await serve(srv.on_client, "127.0.0.1", args.port, args.lifetime, srv.tasks)
 
 
 if __name__ == "__main__":

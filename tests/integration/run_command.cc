@@ -1,18 +1,18 @@
 // See run_command.h. Output goes to memfds, not pipes: the child can never block on a full
-// pipe while we wait for it, and nothing is left on disk.
+// pipe while we wait for it, and nothing is left on disk. Spawning and reaping are
+// tests/support's run_to_completion.
 #include "tests/integration/run_command.h"
 
-#include <signal.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <thread>
 
 #include <fmt/format.h>
+
+#include "tests/support/subprocess.h"
 
 extern char** environ;
 
@@ -39,42 +39,23 @@ tl::expected<CommandResult, std::string> run_command(const std::vector<std::stri
   const int out_fd = ::memfd_create("stdout", MFD_CLOEXEC);
   const int err_fd = ::memfd_create("stderr", MFD_CLOEXEC);
   if (out_fd < 0 || err_fd < 0) return tl::make_unexpected(fmt::format("memfd_create: {}", std::strerror(errno)));
-  // Built before fork: the child only calls async-signal-safe functions.
+  test_support::SpawnOptions spawn;
+  spawn.stdout_fd = out_fd;
+  spawn.stderr_fd = err_fd;
+  spawn.cwd = opts.cwd;
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e)
     if (std::strncmp(*e, "RINGPOST_", 9) != 0) env.emplace_back(*e);
   env.insert(env.end(), opts.env.begin(), opts.env.end());
-  std::vector<char*> cenv, cargv;
-  for (auto& e : env) cenv.push_back(e.data());
-  cenv.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  for (auto& a : args) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  const std::string cwd = opts.cwd.string();
+  spawn.env = std::move(env);
 
-  const pid_t pid = ::fork();
-  if (pid < 0) return tl::make_unexpected(fmt::format("fork: {}", std::strerror(errno)));
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::dup2(out_fd, 1);
-    ::dup2(err_fd, 2);
-    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
-    ::execve(cargv[0], cargv.data(), cenv.data());
-    ::_exit(127);
+  auto done = test_support::run_to_completion(argv, spawn, opts.timeout);
+  if (!done) {
+    ::close(out_fd);
+    ::close(err_fd);
+    return tl::make_unexpected(done.error());
   }
-  const auto deadline = std::chrono::steady_clock::now() + opts.timeout;
-  int status = 0;
-  for (;;) {
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) break;
-    if (r < 0 && errno != EINTR) break;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  const int status = done->status;
   CommandResult res;
   res.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   res.out = read_all(out_fd);

@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -85,7 +86,10 @@ void MxServer::stop() { process_.reset(); }
 
 tl::expected<void, std::string> MxServer::launch(std::vector<std::string> argv) {
   if (dir().empty()) return tl::unexpected(std::string("no private directory (mkdtemp failed)"));
-  auto p = ChildProcess::spawn(std::move(argv), dir() / (kind_ + ".out"), /*new_session=*/true);
+  // A session of its own, so the daemon and what it forks are stopped as one group; no
+  // descriptor of ours, so a socket the test holds never passes for the server's.
+  auto p = test_support::ChildProcess::spawn(
+      std::move(argv), {.output_file = dir() / (kind_ + ".out"), .new_session = true, .close_other_fds = true});
   if (!p) return tl::unexpected(fmt::format("spawn {}: {}", kind_, p.error()));
   process_.emplace(std::move(*p));
   const pid_t group = process_->process_group();
@@ -154,18 +158,19 @@ tl::expected<std::string, std::string> run_to_completion(std::vector<std::string
                                                          const fs::path& output_file,
                                                          std::chrono::milliseconds timeout) {
   std::string what = argv.empty() ? std::string() : argv[0];
-  auto p = ChildProcess::spawn(std::move(argv), output_file, /*new_session=*/false);
-  if (!p) return tl::unexpected(p.error());
-  if (!p->wait_for_exit(timeout)) {
-    p->stop(std::chrono::milliseconds(0));
+  auto done = test_support::run_to_completion(std::move(argv), {.output_file = output_file, .close_other_fds = true},
+                                              timeout);
+  if (!done) return tl::unexpected(done.error());
+  std::string output = read_file(output_file);
+  if (done->timed_out) {
     return tl::unexpected(fmt::format("{} did not finish within {} ms; output:\n{}", what, timeout.count(),
-                                      tail(p->output(), kLogTail)));
+                                      tail(output, kLogTail)));
   }
-  auto st = p->wait_status();
-  if (!st || !WIFEXITED(*st) || WEXITSTATUS(*st) != 0) {
-    return tl::unexpected(fmt::format("{} {}; output:\n{}", what, p->describe_exit(), tail(p->output(), kLogTail)));
+  if (!WIFEXITED(done->status) || WEXITSTATUS(done->status) != 0) {
+    return tl::unexpected(fmt::format("{} {}; output:\n{}", what, test_support::describe_wait_status(done->status),
+                                      tail(output, kLogTail)));
   }
-  return p->output();
+  return output;
 }
 
 tl::expected<void, std::string> write_file(const fs::path& path, std::string_view text) {

@@ -20,7 +20,7 @@
 #include <tl/expected.hpp>
 
 #include "tests/integration/temp_dir.h"
-#include "tests/interop/child_process.h"
+#include "tests/support/child_process.h"
 #include "tests/interop/mx_options.h"
 
 namespace ringpost::interop {
@@ -96,7 +96,7 @@ class MxServer {
  private:
   std::string kind_;
   it::TempDir dir_;
-  std::optional<ChildProcess> process_;
+  std::optional<test_support::ChildProcess> process_;
 };
 
 // --- small helpers shared by the server classes -------------------------------------------

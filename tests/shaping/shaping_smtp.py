@@ -34,14 +34,16 @@ Capabilities: PIPELINING, 8BITMIME, ENHANCEDSTATUSCODES (no CHUNKING: bodies com
 Every wait is bounded: a session idle for --idle seconds is closed, the process exits after
 --lifetime seconds, and one session handles at most 200000 commands.
 """
-import argparse
 import asyncio
-import json
 import os
 import re
-import signal
 import sys
 import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from scripted_smtp_base import (Closed, CountedRule, Log, SessionBase, SessionTasks,  # noqa: E402
+                                add_bound_args, arg_parser, serve, text)
 
 MAX_LINE = 1024 * 1024
 MAX_COMMANDS_PER_SESSION = 200000
@@ -50,18 +52,7 @@ PHASES = ("CONNECT", "MAIL", "RCPT", "DATA", "DATA-END")
 RULE_LEFT = re.compile(r"^([A-Za-z-]+)(?::(.*?))?(?:\+(\d+))?(?:#(\d+))?(?:@(\d+(?:\.\d+)?))?$", re.S)
 
 
-class Log:
-    def __init__(self, path):
-        self._f = open(path, "a", encoding="utf-8")
-
-    def write(self, **event):
-        if "t" not in event:
-            event["t"] = time.monotonic()
-        self._f.write(json.dumps(event, sort_keys=True, ensure_ascii=False) + "\n")
-        self._f.flush()
-
-
-class Rule:
+class Rule(CountedRule):
     """PHASE[:match][+SKIP][#N][@SECONDS]=TEXT."""
 
     def __init__(self, spec):
@@ -73,8 +64,8 @@ class Rule:
         if not m:
             raise ValueError("a rule wants PHASE[:match][+SKIP][#N][@SECONDS]=NNN text, got %r" % spec)
         phase, match, skip, n, period = m.groups()
-        self.phase = phase.upper()
-        if self.phase not in PHASES:
+        self.cmd = phase.upper()
+        if self.cmd not in PHASES:
             raise ValueError("unknown phase %r in %r (one of %s)" % (phase, spec, ", ".join(PHASES)))
         self.match = (match or "").lower()
         self.skip = int(skip) if skip else 0
@@ -83,36 +74,13 @@ class Rule:
         self.reply = reply
         self.first_fired = None
 
-    def take(self, phase, arg, now):
-        if phase != self.phase or self.match not in arg.lower():
-            return None
-        if self.period is not None and self.first_fired is not None and now - self.first_fired > self.period:
-            return None
-        if self.skip > 0:
-            self.skip -= 1
-            return None
-        if self.remaining is not None:
-            if self.remaining <= 0:
-                return None
-            self.remaining -= 1
-        if self.first_fired is None:
-            self.first_fired = now
-        return self.reply
 
-
-class Closed(Exception):
-    """The session is over."""
-
-
-class Session:
+class Session(SessionBase):
     def __init__(self, srv, sid, reader, writer):
-        self.srv, self.sid, self.reader, self.writer = srv, sid, reader, writer
+        super().__init__(srv, sid, reader, writer)
         self.ended = False
         self.mail = None
         self.rcpts = []
-
-    def log(self, **ev):
-        self.srv.log.write(session=self.sid, **ev)
 
     def end(self, by):
         """The session stops counting as open (idempotent)."""
@@ -121,10 +89,7 @@ class Session:
         self.ended = True
         self.srv.open_sessions -= 1
         self.log(ev="disconnect", by=by, concurrent=self.srv.open_sessions)
-        try:
-            self.writer.close()
-        except Exception:
-            pass
+        self.close_writer()
 
     async def send(self, line):
         try:
@@ -166,7 +131,7 @@ class Session:
             await self.answer("CONNECT", "", "220 shaping.test ESMTP shaping_smtp")
             for _ in range(MAX_COMMANDS_PER_SESSION):
                 raw = await self.readline()
-                line = raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
+                line = text(raw).rstrip("\r\n")
                 verb, _, arg = line.partition(" ")
                 verb = verb.upper()
                 if verb in ("EHLO", "HELO"):
@@ -234,7 +199,7 @@ class Session:
                 if raw in (b"\r\n", b"\n"):
                     in_headers = False
                 elif subject is None and raw[:8].lower() == b"subject:":
-                    subject = raw[8:].decode("utf-8", errors="backslashreplace").strip()
+                    subject = text(raw[8:]).strip()
         t_end = time.monotonic()
         mail_from = self.mail
         lt, gt = mail_from.find("<"), mail_from.find(">")
@@ -274,7 +239,7 @@ class Server:
         self.sessions = 0
         self.open_sessions = 0
         self.max_open = 0
-        self.tasks = set()
+        self.tasks = SessionTasks()
 
     def reload_control(self):
         path = self.args.control
@@ -316,25 +281,21 @@ class Server:
         self.max_open = max(self.max_open, self.open_sessions)
         s = Session(self, self.sessions, reader, writer)
         s.log(ev="connect", concurrent=self.open_sessions, max_concurrent=self.max_open)
-        task = asyncio.current_task()
-        self.tasks.add(task)
         try:
-            await s.run()
+            await self.tasks.run(s.run())
         finally:
-            self.tasks.discard(task)
             s.end("server")
 
 
 async def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = arg_parser(__doc__)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--log", required=True)
     p.add_argument("--reply", action="append", default=[])
     p.add_argument("--control", default="")
     p.add_argument("--delay", action="append", default=[])
-    p.add_argument("--idle", type=float, default=120.0)
-    p.add_argument("--lifetime", type=float, default=900.0)
+    add_bound_args(p)
     args = p.parse_args()
     if not args.host.startswith("127."):
         p.error("loopback only: --host must be 127.x.x.x")
@@ -342,21 +303,7 @@ async def main():
         srv = Server(args)
     except ValueError as e:
         p.error(str(e))
-    server = await asyncio.start_server(srv.on_client, args.host, args.port, reuse_address=True,
-                                        limit=MAX_LINE, backlog=512)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    print("ready", flush=True)
-    try:
-        await asyncio.wait_for(stop.wait(), args.lifetime)
-    except asyncio.TimeoutError:
-        print("lifetime over", flush=True)
-    server.close()
-    for t in list(srv.tasks):
-        t.cancel()
-    await asyncio.sleep(0)
+    await serve(srv.on_client, args.host, args.port, args.lifetime, srv.tasks, limit=MAX_LINE, backlog=512)
 
 
 if __name__ == "__main__":
