@@ -218,13 +218,7 @@ void SinkServer::flush(Conn& c) {
       c.timing = true;
       return;
     }
-    if (c.tls && c.tls->handshake_done()) {
-      c.tls->write(out);
-      c.tls->take_output(c.wnext);
-    } else {
-      c.wnext += out;
-    }
-    out.clear();
+    queue_output(c, out);
   }
   start_send(c);
 }
@@ -235,7 +229,12 @@ void SinkServer::on_timer(Conn& c) {
   if (c.closing) return release(c);
   // Replies that joined during the wait ride along; their count is dropped with them.
   c.session.take_reply_count();
-  std::string& out = c.session.output();
+  queue_output(c, c.session.output());
+  start_send(c);
+}
+
+void SinkServer::queue_output(Conn& c, std::string& out) {
+  // Once TLS is up every reply goes through it; before that (and for the 220 to STARTTLS) in clear.
   if (c.tls && c.tls->handshake_done()) {
     c.tls->write(out);
     c.tls->take_output(c.wnext);
@@ -243,7 +242,6 @@ void SinkServer::on_timer(Conn& c) {
     c.wnext += out;
   }
   out.clear();
-  start_send(c);
 }
 
 void SinkServer::start_send(Conn& c) {

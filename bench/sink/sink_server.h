@@ -70,6 +70,8 @@ class SinkServer {
   void arm_accept();
   void arm_recv(Conn& c);
   void flush(Conn& c);
+  // Replies the session wrote, into the next send (through TLS once it is up).
+  void queue_output(Conn& c, std::string& out);
   void start_send(Conn& c);
   void after_input(Conn& c);
   void close_conn(Conn& c);
