@@ -55,7 +55,7 @@ tl::expected<void, std::string> Engine::start() {
   front_thread_ = std::thread([this] { front_->run(stop_); });
   for (const WebhookConfig& h : cfg_.webhooks)
     webhooks_.push_back(std::make_unique<WebhookDispatcher>(h, front_->port(), internal_token,
-                                                            cfg_.spool_dir + "/webhook-" + h.name + ".cursor"));
+                                                            webhook_cursor_path(cfg_.spool_dir, h.name)));
   spdlog::info("{} shards; HTTP on 127.0.0.1:{}", n, front_->port());
   return {};
 }

@@ -20,6 +20,7 @@
 #include "engine/clock.h"
 #include "engine/delivery_log.h"
 #include "engine/front.h"
+#include "engine/webhooks.h"
 #include "queue/spool_record.h"
 #include "queue/spool_recovery.h"
 
@@ -133,10 +134,10 @@ tl::expected<std::size_t, std::string> Front::recover() {
     spdlog::info("spool: {} segment(s), {} messages ({} unfinished), {} torn tail(s), {} corrupt record(s)", rep.files,
                  rep.accepts, live_.size(), rep.torn_tails, rep.corrupt_records);
   for (const WebhookConfig& h : cfg_.webhooks) {
-    // The dispatcher's own cursor file (engine.cc names it): until its first request, the
-    // front holds what it has not acknowledged yet.
+    // The dispatcher's own cursor file: until its first request, the front holds what it has
+    // not acknowledged yet.
     std::string text;
-    if (std::ifstream in(cfg_.spool_dir + "/webhook-" + h.name + ".cursor"); in) std::getline(in, text);
+    if (std::ifstream in(webhook_cursor_path(cfg_.spool_dir, h.name)); in) std::getline(in, text);
     const auto c = parse_cursor(text);
     webhook_acked_ms_[h.name] = c ? c->at_ms : -1;
   }
@@ -300,10 +301,11 @@ void Front::apply_events() {
             spool_->buffer(), queue::OutcomeRecord{e.msg->id, e.recipient, e.state, e.attempts, e.at_ms, e.reply});
       const queue::Message* m = status_.find(e.msg->id);
       static const std::string kNone;
-      metrics_.on_event(e, m ? m->owner : kNone);
-      feed(*e.msg, e.recipient, queue::to_string(e.state), e.attempts, e.reply, m ? m->owner : kNone,
-           m ? m->tags_json : kNone, e.at_ms);
-      delivery_log_->event(e, m ? m->owner : kNone, m ? m->tags_json : kNone);
+      const std::string& owner = m ? m->owner : kNone;
+      const std::string& tags = m ? m->tags_json : kNone;
+      metrics_.on_event(e, owner);
+      feed(*e.msg, e.recipient, queue::to_string(e.state), e.attempts, e.reply, owner, tags, e.at_ms);
+      delivery_log_->event(e, owner, tags);
       if (queue::is_final(e.state) && m && all_final(*m)) on_finished(*e.msg, e.at_ms);
     }
     event_batch_.clear();

@@ -22,6 +22,12 @@ namespace ringpost::engine {
 // prefix.
 std::string webhook_signature(std::string_view secret, std::string_view id, int64_t unix_seconds, std::string_view body);
 
+// Where a webhook's cursor is kept: the dispatcher writes it, the front reads it at start-up
+// to know what the webhook still owes before the dispatcher's first request.
+inline std::string webhook_cursor_path(const std::string& spool_dir, const std::string& name) {
+  return spool_dir + "/webhook-" + name + ".cursor";
+}
+
 class WebhookDispatcher {
  public:
   // `self_port`: ringpost's HTTP port; `internal_token`: the Bearer token the front accepts as
