@@ -43,6 +43,8 @@ struct DeliveryJob {
   std::string domain;
   std::vector<RecipientRef> recipients;
   std::shared_ptr<const std::string> body;  // null: still on disk (msg->body_at)
+  // A recovered deferral keeps its retry time across a restart: no attempt before this.
+  int64_t not_before_ms = 0;
 };
 
 // Shard → front: one recipient changed state.

@@ -20,6 +20,7 @@
 #include "engine/clock.h"
 #include "engine/front.h"
 #include "engine/idempotency.h"
+#include "queue/retry_policy.h"
 #include "engine/metrics/exposition.h"
 #include "engine/shard.h"
 #include "queue/spool_record.h"
@@ -283,21 +284,32 @@ void Front::dispatch(const std::shared_ptr<const SpooledMessage>& msg, const std
   // One job per destination domain: the domain decides the shard, and a shard sends one
   // transaction per message and domain.
   std::map<std::string, std::vector<RecipientRef>> by_domain;
+  std::map<std::string, int64_t> not_before;
+  auto live = policies_.current();
   for (uint32_t i = 0; i < states.size(); ++i) {
     if (queue::is_final(states[i].state)) continue;
-    by_domain[queue::domain_of(msg->recipients[i])].push_back(RecipientRef{i, states[i].attempts});
+    std::string domain = queue::domain_of(msg->recipients[i]);
+    if (states[i].state == queue::RecipientState::deferred && states[i].attempts > 0) {
+      // Recovered after a restart: the retry it was waiting for still holds (as in Postfix's
+      // deferred queue), or every restart would hit a host that is down once more.
+      const DeliveryPolicy p = live->effective(domain);
+      const auto at = queue::RetryPolicy(p.retry, p.max_age)
+                          .next_attempt_at_ms(states[i].attempts, msg->created_at_ms, states[i].updated_at_ms);
+      if (at) not_before[domain] = std::max(not_before[domain], *at);
+    }
+    by_domain[std::move(domain)].push_back(RecipientRef{i, states[i].attempts});
   }
-  auto live = policies_.current();
   for (auto& [domain, refs] : by_domain) {
     uint32_t s = shard_for_domain(domain, static_cast<uint32_t>(shards_.size()));
     // max_recipients_per_message: one SMTP transaction per slice of the envelope.
     const std::size_t per = live->max_recipients_per_message(domain).value_or(0);
     if (per == 0 || refs.size() <= per) {
-      shards_[s]->inbox().push(ShardJob{DeliveryJob{msg, domain, std::move(refs), body}, nullptr});
+      shards_[s]->inbox().push(ShardJob{DeliveryJob{msg, domain, std::move(refs), body, not_before[domain]}, nullptr});
     } else {
       for (std::size_t i = 0; i < refs.size(); i += per) {
         std::vector<RecipientRef> slice(refs.begin() + i, refs.begin() + std::min(refs.size(), i + per));
-        shards_[s]->inbox().push(ShardJob{DeliveryJob{msg, domain, std::move(slice), body}, nullptr});
+        shards_[s]->inbox().push(
+            ShardJob{DeliveryJob{msg, domain, std::move(slice), body, not_before[domain]}, nullptr});
       }
     }
     shard_touched_[s] = true;

@@ -170,7 +170,7 @@ void Shard::accept_jobs() {
     Delivery d{std::move(j.job.msg), std::move(j.job.recipients), std::move(j.job.body)};
     if (bounced_by_operator(j.job.domain, d)) continue;
     // A scheduled message waits in the retry heap until its time, without an attempt counted.
-    if (const int64_t at = d.msg->send_at_ms; at > now_ && !j.route) {
+    if (const int64_t at = std::max(d.msg->send_at_ms, j.job.not_before_ms); at > now_ && !j.route) {
       schedule_retry(std::move(d), at);
       continue;
     }
