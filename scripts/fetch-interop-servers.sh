@@ -6,6 +6,9 @@
 #   RINGPOST_INTEROP_DIR    private folder (default /opt/ringpost-interop)
 #   RINGPOST_INTEROP_CACHE  .deb files and a private apt state (default /var/cache/ringpost-interop)
 #   RINGPOST_INTEROP_MIRROR Debian mirror for <codename>-backports (default deb.debian.org)
+#   RINGPOST_INTEROP_SYSROOT create the users in SYSROOT/etc/{passwd,group,...}, not /etc (tests)
+#
+#   --users-only            create the system users and groups, then stop
 #
 # Exim comes from the release's own archive. OpenSMTPD comes from <codename>-backports when
 # that has it: bookworm's 6.8 cannot serve STARTTLS with OpenSSL 3 (its privilege-separated
@@ -28,6 +31,13 @@ RECIPE="ringpost-interop recipe 2: exim4-daemon-light, opensmtpd>=7.3 (backports
 STAMP="$DEST/.ringpost-interop-complete"
 OPENSMTPD_MIN=7.3
 
+USERS_ONLY=0
+case "${1:-}" in
+  --users-only) USERS_ONLY=1 ;;  # create the system users and groups, nothing else
+  "") ;;
+  *) echo "usage: $0 [--users-only]" >&2; exit 2 ;;
+esac
+
 say() { echo "fetch-interop-servers: $*" >&2; }
 die() { say "error: $*"; exit 1; }
 
@@ -40,6 +50,7 @@ print_paths() {
 }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (creates system users, keeps exim4 setuid root)"
+command -v groupadd >/dev/null && command -v useradd >/dev/null || die "missing groupadd/useradd (package passwd)"
 for tool in apt-get apt-cache dpkg dpkg-deb dpkg-query ldd flock; do
   command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
@@ -47,22 +58,32 @@ done
 # --- system users ------------------------------------------------------------------------
 # The binaries look these names up before reading any config: exim4 has EXIM_USER
 # "Debian-exim" compiled in ("failed to find uid for user name"), smtpd refuses to start
-# without its privsep users ("unknown user opensmtpd"). Same commands as the postinst scripts.
-# adduser when present (what the postinst scripts use), else useradd/groupadd from passwd.
+# without its privsep users ("unknown user opensmtpd").
+# groupadd/useradd (package passwd, Essential on Debian), never adduser: adduser 3.134 checks
+# names against NAME_REGEX and refuses "Debian-exim" ("cannot create group Debian-exim" on
+# every fresh machine; the exim4 postinst passes --force-badname, which newer adduser spells
+# --allow-bad-names). useradd takes the name as given.
+# RINGPOST_INTEROP_SYSROOT (default: none) points both tools and the checks at another root's
+# /etc/{passwd,group,shadow,gshadow} (their --prefix): tests/scripts runs the creation
+# against a throw-away root where the names do not exist yet, so this path is tested even on
+# a machine that already has them.
+SYSROOT=${RINGPOST_INTEROP_SYSROOT:-}
+PREFIX_OPT=()
+[ -n "$SYSROOT" ] && PREFIX_OPT=(--prefix "$SYSROOT")
+has_entry() {  # database name
+  if [ -n "$SYSROOT" ]; then cut -d: -f1 "$SYSROOT/etc/$1" | grep -qxF -- "$2"; else getent "$1" "$2" >/dev/null; fi
+}
 ensure_group() {
-  getent group "$1" >/dev/null && return 0
-  if command -v addgroup >/dev/null; then addgroup --system "$1" >/dev/null; else groupadd --system "$1"; fi ||
-    die "cannot create group $1"
+  has_entry group "$1" && return 0
+  groupadd "${PREFIX_OPT[@]}" --system "$1" || die "cannot create group $1"
+  has_entry group "$1" || die "groupadd $1 succeeded but the group is not there"
 }
 ensure_user() {  # name home
-  getent passwd "$1" >/dev/null && return 0
+  has_entry passwd "$1" && return 0
   ensure_group "$1"
-  if command -v adduser >/dev/null; then
-    adduser --system --quiet --home "$2" --no-create-home --disabled-login --force-badname \
-      --ingroup "$1" "$1"
-  else
-    useradd --system --no-create-home --home-dir "$2" --shell /usr/sbin/nologin --gid "$1" "$1"
-  fi || die "cannot create user $1"
+  useradd "${PREFIX_OPT[@]}" --system --no-create-home --home-dir "$2" --shell /usr/sbin/nologin \
+    --gid "$1" "$1" || die "cannot create user $1"
+  has_entry passwd "$1" || die "useradd $1 succeeded but the user is not there"
 }
 ensure_users() {
   ensure_user Debian-exim /var/spool/exim4
@@ -88,6 +109,8 @@ check_dest() {
   [ -u "$root/usr/sbin/exim4" ] || echo "$root/usr/sbin/exim4 is not setuid root"
   return 0
 }
+
+if [ "$USERS_ONLY" = 1 ]; then ensure_users; exit 0; fi
 
 mkdir -p "$(dirname "$DEST")"
 exec 9>"$DEST.lock"

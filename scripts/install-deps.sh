@@ -1,19 +1,36 @@
 #!/usr/bin/env bash
-# Installs every Debian package ringpost builds, runs and tests with. Idempotent and
-# non-interactive: skips apt-get entirely when everything is already present.
+# Installs the Debian packages ringpost needs. Idempotent and non-interactive: skips apt-get
+# entirely when everything is already present.
+#
+#   install-deps.sh server   what building and running `ringpost` (and its demo) needs
+#   install-deps.sh all      the above plus what the tests and benchmarks need (default)
+#
+# The demo asks for the first set only, so a new user sees it run after the smallest install;
+# the test command asks for everything.
 set -euo pipefail
 
-packages=(
-  build-essential cmake ninja-build pkg-config git
+profile=${1:-all}
+server=(
+  build-essential cmake ninja-build pkg-config
   liburing-dev libssl-dev libc-ares-dev libconcurrentqueue-dev libtomlplusplus-dev
   libsimdjson-dev libhttp-parser-dev libcli11-dev libfmt-dev libspdlog-dev libexpected-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libopendkim-dev libidn2-dev
-  postfix python3 python3-aiosmtpd curl openssl
+  libopendkim-dev libidn2-dev zlib1g-dev
+  postfix   # the demo's sink is Postfix's smtp-sink
+)
+tests=(
+  git libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-aiosmtpd curl openssl
   knot bc
   python3-dkim libmail-dkim-perl libcryptx-perl
   python3-jsonschema
   python3-prometheus-client
+  passwd   # groupadd/useradd for the interop daemons' users (scripts/fetch-interop-servers.sh)
 )
+case "$profile" in
+  server) packages=("${server[@]}") ;;
+  all) packages=("${server[@]}" "${tests[@]}") ;;
+  *) echo "usage: $0 [server|all]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
@@ -22,11 +39,15 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: missing ${missing[*]}; run as root or install sudo" >&2; exit 1; }
+  SUDO="sudo"
+fi
 # Postfix asks what kind of mail server this is; we only use its smtp-sink and our own
 # private instances, never the system one.
 echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 echo "postfix postfix/mailname string ringpost.invalid" | $SUDO debconf-set-selections
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: installing ${#missing[@]} packages ($profile): ${missing[*]}" >&2
+# sudo resets the environment: pass DEBIAN_FRONTEND through explicitly.
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

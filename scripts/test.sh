@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 # Exim and OpenSMTPD conflict with Postfix as packages: unpacked privately for interop tests.
 bash scripts/fetch-interop-servers.sh
-bash scripts/build.sh
+bash scripts/build.sh all
 cd build
 ctest --output-on-failure -j "$(nproc)" "$@"
