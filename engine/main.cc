@@ -21,6 +21,7 @@
 #include "engine/cli_help.h"
 #include "engine/ctl/ctl_command.h"
 #include "engine/demo.h"
+#include "engine/kernel_probe.h"
 #include "engine/dkim_keygen.h"
 #include "engine/engine.h"
 
@@ -156,6 +157,14 @@ int main(int argc, char** argv) {
   if (*ctl_cmd) return ringpost::ctl::run_ctl(ctl_opts);
 
   if (*key_new_cmd) return ringpost::engine::print_new_api_key(key_name, key_role);
+  // Everything that runs a ring checks the kernel first: one line and exit 1 on an old one,
+  // never a crash or an HTTP port that silently never accepts.
+  if (*serve_cmd || *sink_cmd || *demo_cmd) {
+    if (const std::string problem = ringpost::engine::kernel_problem(); !problem.empty()) {
+      fmt::print(stderr, "{}\n", problem);
+      return 1;
+    }
+  }
   if (*sink_cmd) return ringpost::sink::run_sink(sink_opts);
   if (*bench_cmd) return ringpost::load::run_bench(bench_opts);
 

@@ -14,7 +14,7 @@ server=(
   build-essential cmake ninja-build pkg-config
   liburing-dev libssl-dev libc-ares-dev libconcurrentqueue-dev libtomlplusplus-dev
   libsimdjson-dev libhttp-parser-dev libcli11-dev libfmt-dev libspdlog-dev libexpected-dev
-  libopendkim-dev libidn2-dev zlib1g-dev
+  libopendkim-dev libidn2-dev libre2-dev zlib1g-dev
   postfix   # the demo's sink is Postfix's smtp-sink
 )
 tests=(
@@ -25,6 +25,7 @@ tests=(
   python3-jsonschema
   python3-prometheus-client
   passwd   # groupadd/useradd for the interop daemons' users (scripts/fetch-interop-servers.sh)
+  clang libclang-rt-dev   # the libFuzzer targets (bench/fuzz/run.sh); clang-14 only recommends its libFuzzer runtime
 )
 case "$profile" in
   server) packages=("${server[@]}") ;;

@@ -14,18 +14,67 @@
 # own getrusage; the injector from bash `times`). The sink's per-interval counts become one SVG
 # per size (delivered msgs/s over time, a line per case).
 #
-# Usage (root): bench/compare/run.sh [N_POSTFIX=20000] [N_FAST=50000]
-#   N_POSTFIX messages for the Postfix cases (they run at ~0.5-2k msgs/s here), N_FAST for the
-#   wire and ringpost cases (10-25k msgs/s; fewer would make those runs too short to measure).
-#   The whole run stops starting cases after 9.5 minutes. Output: a table on stdout; every
-#   JSON, series and SVG in RINGPOST_COMPARE_OUT (default /var/tmp/ringpost-compare-DATE).
+# Usage: `bash bench/compare/run.sh --help` (the usage() text below).
 set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage (root, from anywhere; builds nothing, runs ./build/engine/ringpost):
+  bash bench/compare/run.sh [--quick] [N_POSTFIX] [N_FAST]
+  bash bench/compare/run.sh --help
+
+ringpost end to end vs Postfix end to end vs the wire limit (smtp-source), each case into a
+fresh `ringpost sink`, on this machine.
+
+  (default)  the full run: 1 KiB and 10 KiB messages; cases wire, postfix c=20, postfix c=64,
+             ringpost c=20, ringpost c=64; N_POSTFIX=20000, N_FAST=50000; each case at most
+             180 s, none started after 9 min (~4.5 min on 2 cores, bounded at 9.5 min).
+  --quick    a smoke run of about one minute: 1 KiB and 10 KiB; cases wire, postfix c=20 and
+             ringpost c=20 only; N_POSTFIX=2000, N_FAST=10000; each case at most 30 s, none
+             started after 60 s (bounded at 1.5 min). Too short for figures worth quoting.
+  N_POSTFIX  messages for the Postfix cases (they run at ~0.5-2k msgs/s here)
+  N_FAST     messages for the wire and ringpost cases (10-25k msgs/s; fewer would make the
+             full run's cases too short to measure)
+
+Needs root (Postfix's master, smtp-source's sink user), Postfix (smtp-source, postfix) and a
+build (cmake --build build); gnuplot-nox is installed for the SVGs when missing.
+Output: a table on stdout; every JSON, series and SVG in RINGPOST_COMPARE_OUT (default
+/var/tmp/ringpost-compare-DATE). Exit status 1 when a case did not deliver all N messages.
+EOF
+}
+
+# Options first: --help must answer without root, Postfix or a build.
+quick=0
+positional=()
+for arg in "$@"; do
+  case "$arg" in
+    -h | --help) usage; exit 0 ;;
+    --quick) quick=1 ;;
+    -*) echo "compare: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
+    *) positional+=("$arg") ;;
+  esac
+done
+[ "${#positional[@]}" -le 2 ] || { echo "compare: at most two numbers, N_POSTFIX N_FAST" >&2; usage >&2; exit 2; }
+for n in ${positional[@]+"${positional[@]}"}; do
+  [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "compare: '$n' is not a message count" >&2; usage >&2; exit 2; }
+done
+
 cd "$(dirname "$0")/../.."
 root=$(pwd)
-n_postfix=${1:-20000}
-n_fast=${2:-50000}
 sizes=(1024 10240)
-budget_s=570
+if [ "$quick" -eq 1 ]; then
+  n_postfix=${positional[0]:-2000}
+  n_fast=${positional[1]:-10000}
+  cases=(wire "postfix 20" "ringpost 20")
+  budget_s=90  # no case starts after budget_s - 30
+  case_max_s=30
+else
+  n_postfix=${positional[0]:-20000}
+  n_fast=${positional[1]:-50000}
+  cases=(wire "postfix 20" "postfix 64" "ringpost 20" "ringpost 64")
+  budget_s=570
+  case_max_s=180
+fi
 t_start=$(date +%s)
 
 die() { echo "compare: $*" >&2; exit 1; }
@@ -88,10 +137,10 @@ now_ms() { date +%s%3N; }
 # Children's user + system seconds from bash `times` (its second line), for the injector.
 child_cpu() { tail -1 | awk '{gsub(/[ms]/, " "); print $1 * 60 + $2 + $3 * 60 + $4}'; }
 
-# The time left for one case: what remains of the budget, at most 180 s.
+# The time left for one case: what remains of the budget, at most case_max_s.
 case_bound() {
   local left=$((budget_s - ($(date +%s) - t_start)))
-  [ "$left" -gt 180 ] && left=180
+  [ "$left" -gt "$case_max_s" ] && left=$case_max_s
   echo "$left"
 }
 
@@ -184,8 +233,11 @@ EOF
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); cores: $(nproc); kernel: $(uname -r);" \
   "postfix $(postconf -d -h mail_version 2>/dev/null); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "N: postfix cases $n_postfix, wire and ringpost cases $n_fast; sink: ringpost sink (PIPELINING, CHUNKING, 8BITMIME, no TLS)"
+if [ "$quick" -eq 1 ]; then
+  echo "mode: --quick (cases: ${cases[*]}; at most $case_max_s s each): a smoke run, not figures to quote"
+fi
 for size in "${sizes[@]}"; do
-  for c in wire "postfix 20" "postfix 64" "ringpost 20" "ringpost 64"; do
+  for c in "${cases[@]}"; do
     if [ $(($(date +%s) - t_start)) -gt $((budget_s - 30)) ]; then
       echo "compare: time budget spent; skipping $c at $size bytes" >&2
       continue
