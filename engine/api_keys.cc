@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/security/secret.h"
+
 namespace ringpost::engine {
 
 std::string sha256_hex(std::string_view token) {
@@ -41,15 +43,17 @@ KeyRing::KeyRing(const std::vector<ApiKey>& keys) {
 }
 
 const ApiKey* KeyRing::authenticate(std::string_view authorization) const {
-  constexpr std::string_view kBearer = "Bearer ";
-  if (authorization.size() <= kBearer.size() || authorization.substr(0, kBearer.size()) != kBearer) return nullptr;
-  auto it = by_hash_.find(sha256_hex(authorization.substr(kBearer.size())));
+  const auto token = bearer_token(authorization);
+  if (!token) return nullptr;
+  auto it = by_hash_.find(sha256_hex(*token));
   return it == by_hash_.end() ? nullptr : &it->second;
 }
 
-bool sender_allowed(const ApiKey& key, std::string_view domain) {
-  if (key.allowed_from.empty()) return true;
-  for (const std::string& a : key.allowed_from) {
+bool sender_allowed(const ApiKey& key, std::string_view domain) { return domain_allowed(key.allowed_from, domain); }
+
+bool domain_allowed(const std::vector<std::string>& allowed_from, std::string_view domain) {
+  if (allowed_from.empty()) return true;
+  for (const std::string& a : allowed_from) {
     if (a.starts_with("*.")) {
       std::string_view parent = std::string_view(a).substr(1);  // ".example.test"
       if (domain.size() > parent.size() && domain.ends_with(parent)) return true;

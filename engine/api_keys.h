@@ -31,6 +31,8 @@ class KeyRing {
 // May `key` send with a From address in `domain`? "example.test" allows exactly it;
 // "*.example.test" allows its sub-domains (not itself).
 bool sender_allowed(const ApiKey& key, std::string_view domain);
+// The same rule over an allowed_from list (empty = any domain).
+bool domain_allowed(const std::vector<std::string>& allowed_from, std::string_view domain);
 
 // `ringpost key new NAME`: a random token (printed once, never stored) and the [[keys]] entry
 // with its SHA-256. Returns the process exit status.

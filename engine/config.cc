@@ -9,11 +9,14 @@
 #include <cstring>
 #include <filesystem>
 #include <set>
+#include <stdexcept>
 #include <thread>
 // Errors as values, not exceptions: the caller turns them into one message naming file, line, key.
 #define TOML_EXCEPTIONS 0
 #define TOML_HEADER_ONLY 1  // Debian's compiled toml++ is built with exceptions; this TU uses its own copy.
 #include <toml++/toml.h>
+#include <re2/re2.h>
+#include <re2/set.h>
 
 #include "dkim/signing_key.h"
 #include "queue/duration.h"
@@ -243,11 +246,12 @@ class Reader {
       if (auto r = read_string(*t, prefix, "match", rule.match); !r) return tl::make_unexpected(r.error());
       if (rule.match.empty())
         return tl::make_unexpected(fmt::format("{}: key '{}.match': a rule needs a match pattern", where(*t, prefix), prefix));
-      try {
-        rule.regex = std::make_shared<const std::regex>(rule.match, std::regex::ECMAScript | std::regex::icase);
-      } catch (const std::regex_error& e) {
-        return tl::make_unexpected(fmt::format("{}: not a regular expression: {}", where(*t->get("match"), join(prefix, "match")), e.what()));
-      }
+      auto re = compile_rule_pattern(rule.match);
+      if (!re)
+        return tl::make_unexpected(fmt::format(
+            "{}: not an RE2 regular expression (RE2 has no backreferences or lookaround): {}",
+            where(*t->get("match"), join(prefix, "match")), re.error()));
+      rule.regex = std::move(*re);
       std::string action = "suspend";
       if (auto r = read_string(*t, prefix, "action", action); !r) return tl::make_unexpected(r.error());
       if (action == "suspend") {
@@ -487,7 +491,7 @@ class Reader {
 tl::expected<Config, std::string> build(const toml::table& root, const std::string& source) {
   Reader rd(source);
   Config cfg;
-  if (auto r = rd.check_known(root, "", {"server", "dns", "spool", "defaults", "domains", "dkim", "rules", "keys", "webhooks", "api", "log"}); !r) return tl::make_unexpected(r.error());
+  if (auto r = rd.check_known(root, "", {"server", "dns", "spool", "defaults", "domains", "dkim", "rules", "keys", "webhooks", "api", "log", "limits", "delivery"}); !r) return tl::make_unexpected(r.error());
 
   if (const toml::table* s = root["server"].as_table()) {
     if (auto r = rd.check_known(*s, "server", {"http_listen", "threads", "signing_threads", "spool_dir", "hostname", "max_request_bytes", "require_dkim", "admin_token", "request_timeout", "drain_timeout", "metrics_top_sites"}); !r)
@@ -516,7 +520,10 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
   if (const toml::node* an = root.get("api")) {
     const toml::table* a = an->as_table();
     if (!a) return tl::make_unexpected(fmt::format("{}: expected a table", rd.where(*an, "api")));
-    if (auto r = rd.check_known(*a, "api", {"max_message_bytes", "max_recipients_per_message", "max_batch_messages"}); !r)
+    if (auto r = rd.check_known(*a, "api", {"max_message_bytes", "max_recipients_per_message", "max_batch_messages",
+                                            "allow_address_literals"}); !r)
+      return tl::make_unexpected(r.error());
+    if (auto r = rd.read_bool(*a, "api", "allow_address_literals", cfg.api.allow_address_literals); !r)
       return tl::make_unexpected(r.error());
     constexpr auto kMaxContent = static_cast<int64_t>(queue::kMaxRecordPayload / 8 * 5);
     if (auto r = rd.read_uint(*a, "api", "max_message_bytes", cfg.api.max_message_bytes, 1024, kMaxContent); !r)
@@ -525,6 +532,44 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
       return tl::make_unexpected(r.error());
     if (auto r = rd.read_uint(*a, "api", "max_batch_messages", cfg.api.max_batch, 1, 100000); !r)
       return tl::make_unexpected(r.error());
+  }
+  // [limits] (docs/security.md).
+  if (const toml::node* ln = root.get("limits")) {
+    const toml::table* l = ln->as_table();
+    if (!l) return tl::make_unexpected(fmt::format("{}: expected a table", rd.where(*ln, "limits")));
+    if (auto r = rd.check_known(*l, "limits", {"status_max_messages", "status_max_bytes", "idempotency_max_keys",
+                                               "idempotency_max_bytes", "stored_reply_bytes", "event_feed_max",
+                                               "auth_failures_per_minute", "auth_throttle_max_sources"}); !r)
+      return tl::make_unexpected(r.error());
+    LimitsConfig& L = cfg.limits;
+    constexpr int64_t kHuge = int64_t(1) << 50;
+    for (auto r : {rd.read_uint(*l, "limits", "status_max_messages", L.status_max_messages, 1, kHuge),
+                   rd.read_uint(*l, "limits", "status_max_bytes", L.status_max_bytes, 1024, kHuge),
+                   rd.read_uint(*l, "limits", "idempotency_max_keys", L.idempotency_max_keys, 1, kHuge),
+                   rd.read_uint(*l, "limits", "idempotency_max_bytes", L.idempotency_max_bytes, 1024, kHuge),
+                   rd.read_uint(*l, "limits", "stored_reply_bytes", L.stored_reply_bytes, 64, 65536),
+                   rd.read_uint(*l, "limits", "event_feed_max", L.event_feed_max, 100, kHuge),
+                   rd.read_uint(*l, "limits", "auth_failures_per_minute", L.auth_failures_per_minute, 0, 1000000),
+                   rd.read_uint(*l, "limits", "auth_throttle_max_sources", L.auth_throttle_max_sources, 1, 10000000)})
+      if (!r) return tl::make_unexpected(r.error());
+  }
+  // [delivery] (docs/security.md "Destinations").
+  if (const toml::node* dn = root.get("delivery")) {
+    const toml::table* d = dn->as_table();
+    if (!d) return tl::make_unexpected(fmt::format("{}: expected a table", rd.where(*dn, "delivery")));
+    if (auto r = rd.check_known(*d, "delivery", {"blocked_networks"}); !r) return tl::make_unexpected(r.error());
+    if (const toml::node* bn = d->get("blocked_networks")) {
+      const toml::array* list = bn->as_array();
+      if (!list) return tl::make_unexpected(fmt::format("{}: expected an array of networks like \"10.0.0.0/8\"", rd.where(*bn, "delivery.blocked_networks")));
+      cfg.delivery.blocked_networks.clear();
+      for (const toml::node& item : *list) {
+        auto text = item.value<std::string>();
+        if (!text) return tl::make_unexpected(fmt::format("{}: expected a network string like \"10.0.0.0/8\"", rd.where(item, "delivery.blocked_networks")));
+        auto c = parse_cidr(*text);
+        if (!c) return tl::make_unexpected(fmt::format("{}: {}", rd.where(item, "delivery.blocked_networks"), c.error()));
+        cfg.delivery.blocked_networks.push_back(std::move(*c));
+      }
+    }
   }
   // Set explicitly, max_request_bytes is the operator's word, even below what the content limit needs.
   if (const toml::table* s = root["server"].as_table(); !s || !s->get("max_request_bytes"))
@@ -616,8 +661,9 @@ std::vector<ResponseRule> default_rules() {
   // slow that destination down for a while rather than hammer it; a plain "try again later"
   // at 421 means the host is busy: leave it alone for a minute.
   auto rule = [](std::string match, RuleAction action, std::chrono::milliseconds d, double rate) {
-    return ResponseRule{match, std::make_shared<const std::regex>(match, std::regex::ECMAScript | std::regex::icase),
-                        action, d, rate};
+    auto re = compile_rule_pattern(match);
+    if (!re) throw std::logic_error(fmt::format("default rule '{}': {}", match, re.error()));  // a bug here, not in a file
+    return ResponseRule{std::move(match), std::move(*re), action, d, rate};
   };
   return {
       // Not a bare "too many": "421 too many messages on this connection" is a per-connection
@@ -628,6 +674,69 @@ std::vector<ResponseRule> default_rules() {
       rule("^421 .*(try again later|temporarily (deferred|unavailable)|service not available)", RuleAction::suspend,
            std::chrono::minutes(1), 0),
   };
+}
+
+namespace {
+RE2::Options rule_options() {
+  RE2::Options o;
+  o.set_case_sensitive(false);
+  // Reply text is whatever bytes a server sent, not necessarily UTF-8; in UTF-8 mode `.` would
+  // not step over a stray 8-bit byte and `.*try again later` would miss. std::regex (before
+  // RE2) matched bytes as well.
+  o.set_encoding(RE2::Options::EncodingLatin1);
+  o.set_never_capture(true);  // only "does it match": lets RE2 answer with its DFA alone
+  o.set_log_errors(false);    // errors go into the config message, not to stderr
+  return o;
+}
+}  // namespace
+
+tl::expected<std::shared_ptr<const re2::RE2>, std::string> compile_rule_pattern(std::string_view pattern) {
+  auto re = std::make_shared<const RE2>(re2::StringPiece(pattern.data(), pattern.size()), rule_options());
+  if (!re->ok()) return tl::make_unexpected(re->error());
+  return re;
+}
+
+struct ResponseRules::Set {
+  RE2::Set set{rule_options(), RE2::UNANCHORED};  // a pattern's own `^` still anchors it
+};
+
+ResponseRules::ResponseRules(std::vector<ResponseRule> rules) : rules_(std::move(rules)) {
+  if (rules_.empty()) return;
+  auto s = std::make_shared<Set>();
+  // Set indexes are the order of Add(): index i is rules_[i]. A rule without a compiled
+  // pattern (built by hand, not by the loader) leaves the set out: rule by rule skips it.
+  for (const ResponseRule& r : rules_)
+    if (!r.regex || s->set.Add(r.match, nullptr) < 0) return;
+  if (!s->set.Compile()) return;
+  set_ = std::move(s);
+}
+
+const ResponseRule* ResponseRules::first_match_one_by_one(std::string_view window) const {
+  const re2::StringPiece text(window.data(), window.size());
+  for (const ResponseRule& rule : rules_)
+    if (rule.regex && RE2::PartialMatch(text, *rule.regex)) return &rule;
+  return nullptr;
+}
+
+const ResponseRule* ResponseRules::first_match(std::string_view line) const {
+  const std::string_view window = line.substr(0, kRuleMatchBytes);
+  if (!set_) return first_match_one_by_one(window);
+  std::vector<int> hits;  // allocates only when something matched
+  RE2::Set::ErrorInfo error{RE2::Set::kNoError};
+  if (set_->set.Match(re2::StringPiece(window.data(), window.size()), &hits, &error) && !hits.empty())
+    return &rules_[static_cast<std::size_t>(*std::min_element(hits.begin(), hits.end()))];  // file order decides
+  if (error.kind == RE2::Set::kNoError) return nullptr;
+  // The set's DFA ran out of its memory budget on this text (many large patterns): the rules
+  // one by one still answer, each within its own budget.
+  return first_match_one_by_one(window);
+}
+
+const ResponseRule* ResponseRules::first_match(int code, std::string_view enhanced, std::string_view text) const {
+  char buf[kRuleMatchBytes];
+  // format_to_n writes at most sizeof buf bytes and reports the size it would have needed; the
+  // text is cut first so a 4 KiB reply is not even walked past the window.
+  const auto out = fmt::format_to_n(buf, sizeof buf, "{} {} {}", code, enhanced, text.substr(0, kRuleMatchBytes));
+  return first_match(std::string_view(buf, std::min(out.size, sizeof buf)));
 }
 
 namespace {

@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 
 #include "dkim/message_view.h"
+#include "engine/api_keys.h"
+
+#include <algorithm>
 
 namespace ringpost::engine {
 
@@ -22,7 +25,8 @@ std::string RequestField::path() const {
 
 tl::expected<void, api::ApiError> sign_at_acceptance(dkim::Signer& signer, const DkimPolicy& policy,
                                                      std::string& message, int64_t now_unix_seconds,
-                                                     const RequestField& field) {
+                                                     const RequestField& field,
+                                                     const std::vector<std::string>& allowed_from) {
   if (policy.keys.empty() && !policy.require) return {};  // nothing configured: no parsing at all
   auto view = dkim::split_message(message);
   // Not knowing the From domain of a malformed header section, it might be a configured one:
@@ -36,6 +40,13 @@ tl::expected<void, api::ApiError> sign_at_acceptance(dkim::Signer& signer, const
   std::optional<std::string> domain = dkim::from_domain(*view);
   std::span<const dkim::SignEntry> entries;
   if (domain) entries = policy.keys.entries_for(*domain);
+  std::vector<dkim::SignEntry> permitted;  // only filled when some entry's d= is not allowed
+  if (!allowed_from.empty() &&
+      std::any_of(entries.begin(), entries.end(), [&](const dkim::SignEntry& e) { return !domain_allowed(allowed_from, e.domain); })) {
+    for (const dkim::SignEntry& e : entries)
+      if (domain_allowed(allowed_from, e.domain)) permitted.push_back(e);
+    entries = permitted;
+  }
   if (entries.empty()) {
     if (!policy.require) return {};
     return tl::make_unexpected(api::ApiError{

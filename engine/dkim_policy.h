@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <tl/expected.hpp>
 
@@ -40,10 +41,13 @@ struct RequestField {
 // the envelope sender: DMARC aligns d= with the From header, RFC 7489 §3.1.1). A message whose
 // From domain has no entry is left unsigned, or refused (422 dkim_required) when the policy
 // requires signing; a configured domain whose message cannot be signed is refused (422
-// dkim_signing_failed) rather than sent unsigned. Runs on the front thread with the front's
-// Signer.
+// dkim_signing_failed) rather than sent unsigned. Only entries whose d= is within
+// `allowed_from` (the submitting key's; empty = any) sign: a key never gets another tenant's
+// signature, even if a From domain slipped past the submit check. Runs on a signing worker
+// (SigningPool) with that worker's own Signer.
 tl::expected<void, api::ApiError> sign_at_acceptance(dkim::Signer& signer, const DkimPolicy& policy,
                                                      std::string& message, int64_t now_unix_seconds,
-                                                     const RequestField& field);
+                                                     const RequestField& field,
+                                                     const std::vector<std::string>& allowed_from = {});
 
 }  // namespace ringpost::engine

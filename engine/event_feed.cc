@@ -6,12 +6,15 @@
 
 #include <fmt/format.h>
 
+#include "engine/api/api_error.h"
 #include "engine/api/json_escape.h"
 #include "engine/status_store.h"
 
 namespace ringpost::engine {
 
 std::string FeedEvent::cursor() const { return fmt::format("{}.{}", at_ms, n); }
+
+std::string FeedCursor::text() const { return at_ms < 0 ? std::string() : fmt::format("{}.{}", at_ms, n); }
 
 std::optional<FeedCursor> parse_cursor(std::string_view text) {
   if (text.empty()) return FeedCursor{};
@@ -33,8 +36,14 @@ void EventFeed::append(FeedEvent e, int64_t at_ms) {
     e.at_ms = last_ms_ = at_ms;
     e.n = last_n_ = 0;
   }
+  truncate_stored_text(e.reply.text, reply_bytes_);
   events_.push_back(std::move(e));
-  if (events_.size() > capacity_) events_.pop_front();
+  if (events_.size() > capacity_) {
+    last_dropped_ = FeedCursor{events_.front().at_ms, events_.front().n};
+    dropped_ = true;
+    events_.pop_front();
+    if (on_limit_) on_limit_("event_feed_max");
+  }
 }
 
 std::vector<const FeedEvent*> EventFeed::after(const FeedCursor& cursor, std::size_t limit, const std::string& owner,
@@ -66,6 +75,20 @@ std::string feed_json(const std::vector<const FeedEvent*>& events, const std::st
   out += "],\"next_cursor\":";
   api::append_json_string(out, events.empty() ? cursor : events.back()->cursor());
   out += '}';
+  return out;
+}
+
+std::string cursor_expired_json(const std::string& cursor, const FeedCursor& oldest, std::size_t capacity) {
+  api::ApiError e{410, "cursor_expired",
+                  fmt::format("cursor '{}' is older than the events kept (the last {}): the events after it up to "
+                              "oldest_cursor were dropped; resume from oldest_cursor",
+                              cursor, capacity),
+                  "", "event_feed_max", capacity};
+  std::string out = api::to_json(e);
+  out.resize(out.size() - 2);  // reopen the error object: "...}}"
+  out += ",\"oldest_cursor\":";
+  api::append_json_string(out, oldest.text());
+  out += "}}";
   return out;
 }
 

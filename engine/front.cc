@@ -29,6 +29,8 @@ Front::Front(const Config& cfg, std::vector<Shard*> shards, Mailbox<DeliveryEven
       dkim_(make_dkim_policy(cfg)) {
   accept_op_.self = this;
   delivery_log_ = std::make_unique<DeliveryLog>(cfg.log);
+  auth_throttle_ = AuthThrottle(AuthThrottleConfig{cfg.limits.auth_failures_per_minute, 60'000,
+                                                   cfg.limits.auth_throttle_max_sources});
 }
 
 void Front::replace_dkim(std::shared_ptr<const DkimPolicy> policy) {
@@ -153,6 +155,15 @@ void Front::on_accept(int res, uint32_t flags) {
   uint64_t id = next_conn_id_++;
   auto conn = std::make_unique<Conn>(this, id, res, cfg_.max_request_bytes);
   Conn& c = *conn;
+  // Once per connection (keep-alive), not per request: the throttle keys on the address.
+  sockaddr_storage peer{};
+  socklen_t peer_len = sizeof peer;
+  if (::getpeername(res, reinterpret_cast<sockaddr*>(&peer), &peer_len) == 0) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* a = peer.ss_family == AF_INET6 ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr)
+                                               : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&peer)->sin_addr);
+    if (::inet_ntop(peer.ss_family, a, text, sizeof text)) c.peer = text;
+  }
   conns_.emplace(id, std::move(conn));
   io_uring_prep_recv(ring_->sqe(&c.recv_op), c.fd, c.buf, sizeof c.buf, 0);
   ++c.pending_ops;

@@ -33,6 +33,7 @@
 #include "engine/shard_control.h"
 #include "engine/mailbox.h"
 #include "engine/ring.h"
+#include "engine/security/auth_throttle.h"
 #include "engine/signing_pool.h"
 #include "engine/spool_writer.h"
 #include "engine/status_store.h"
@@ -93,6 +94,8 @@ class Front {
 
   // front_api.cc: the routes.
   void handle(Conn& c, HttpRequest req);
+  // A request failed authentication: 401 with `body`, counted against its source address.
+  void refuse_auth(Conn& c, const std::string& body);
   void respond(uint64_t conn_id, int status, const std::string& body, bool close_after = false,
                std::string_view extra_headers = {}, std::string_view content_type = "application/json");
   // A request's Idempotency-Key while it is being accepted.
@@ -190,21 +193,27 @@ class Front {
   std::unordered_map<std::string, std::shared_ptr<const SpooledMessage>> live_;
   bool compacting_ = false;
   int64_t next_compaction_ms_ = 0;
-  // Finished messages, oldest first, for status_retention.
-  std::deque<std::pair<int64_t, std::string>> finished_;
   Mailbox<DeliveryEvent>& events_;
   std::vector<DeliveryEvent> event_batch_;
-  StatusStore status_;
+  // [limits] (docs/security.md "Stored state"): the stores evict what they must and count it
+  // in ringpost_limit_hits_total{limit} through limit_hit_ (metrics_ is declared last, but a
+  // store only calls it once the front is running or recovering, after construction).
+  std::function<void(std::string_view)> limit_hit_ = [this](std::string_view limit) { metrics_.limit_hit(limit); };
+  StatusStore status_{StatusLimits{cfg_.limits.status_max_messages, cfg_.limits.status_max_bytes,
+                                   cfg_.limits.stored_reply_bytes},
+                      limit_hit_};
   PolicyBook& policies_;
   std::shared_ptr<const KeyRing> keys_;
   std::string internal_token_;
   std::atomic<std::shared_ptr<const KeyRing>> keys_next_;
   std::atomic<bool> keys_changed_{false};
   std::unique_ptr<RequestLimiter> limiter_ = std::make_unique<LocalRequestLimiter>();
-  EventFeed feed_;
+  EventFeed feed_{cfg_.limits.event_feed_max, cfg_.limits.stored_reply_bytes, limit_hit_};
+  AuthThrottle auth_throttle_;
   std::vector<FeedWait> feed_waits_;
   bool feed_grew_ = false;
-  std::unique_ptr<IdempotencyStore> idempotency_ = std::make_unique<LocalIdempotencyStore>();
+  std::unique_ptr<IdempotencyStore> idempotency_ = std::make_unique<LocalIdempotencyStore>(
+      IdempotencyLimits{cfg_.limits.idempotency_max_keys, cfg_.limits.idempotency_max_bytes}, limit_hit_);
   IdempotencyHomes idempotency_homes_;
   bool carrying_idempotency_ = false;
   // [[webhooks]]: the feed position each dispatcher has had acknowledged (the `after` of its
@@ -262,6 +271,7 @@ struct Front::Conn {
   Front* front;
   uint64_t id;
   int fd;
+  std::string peer;  // the client's IP address, for the failed-authentication throttle
   HttpRequestParser parser;
   std::string in;
   std::string out;      // responses not yet handed to the kernel

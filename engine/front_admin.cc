@@ -22,6 +22,7 @@
 #include "engine/clock.h"
 #include "engine/delivery_log.h"
 #include "engine/front.h"
+#include "engine/security/secret.h"
 #include "engine/override_store.h"
 #include "engine/shard.h"
 #include "queue/duration.h"
@@ -81,12 +82,10 @@ bool Front::authorized_admin(Conn& c, const HttpRequest& req) {
     respond(c.id, 403, error_json(403, "admin_disabled", "the admin API is disabled: set [server] admin_token"));
     return false;
   }
-  const std::string& auth = req.authorization;
-  const std::string want = "Bearer " + cfg_.admin_token;
   // Constant time, so the token cannot be guessed byte by byte from response timing.
-  if (auth.size() != want.size() || CRYPTO_memcmp(auth.data(), want.data(), want.size()) != 0) {
-    respond(c.id, 401, error_json(401, "unauthorized", "missing or wrong admin token (Authorization: Bearer <token>)"),
-            false, "WWW-Authenticate: Bearer\r\n");
+  const auto token = bearer_token(req.authorization);
+  if (!token || !secret_equals(*token, cfg_.admin_token)) {
+    refuse_auth(c, error_json(401, "unauthorized", "missing or wrong admin token (Authorization: Bearer <token>)"));
     return false;
   }
   return true;

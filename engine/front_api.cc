@@ -19,6 +19,8 @@
 #include "engine/api/submit_request.h"
 #include "engine/clock.h"
 #include "engine/front.h"
+#include "engine/security/secret.h"
+#include "engine/security/sender_policy.h"
 #include "engine/idempotency.h"
 #include "queue/retry_policy.h"
 #include "engine/metrics/exposition.h"
@@ -57,23 +59,34 @@ void Front::handle(Conn& c, HttpRequest req) {
                    true, fmt::format("Retry-After: {}\r\n",
                                std::max<int64_t>(1, std::chrono::ceil<std::chrono::seconds>(cfg_.drain_timeout).count())));
   // Keys (docs/api.md): every /v1/ call names one once any is configured. The admin API also
-  // takes the static admin token, checked there.
+  // takes the static admin token, checked there. /metrics names every key and site, so once
+  // keys or an admin token exist it needs an admin identity too (docs/metrics.md).
   const bool admin_path = path == "/v1/domains" || path.starts_with("/v1/domains/");
-  if (keys_->enabled() && path.starts_with("/v1/")) {
+  const bool metrics_path = path == "/metrics";
+  const bool needs_auth = (keys_->enabled() && (path.starts_with("/v1/") || metrics_path)) || admin_path ||
+                          (metrics_path && !cfg_.admin_token.empty());
+  if (needs_auth && auth_throttle_.refused(c.peer, now_ms())) {
+    metrics_.limit_hit("auth_failures_per_minute");
+    return respond(c.id, 429,
+                   error_json("auth_throttled",
+                              fmt::format("too many failed authentications from {}; retry after {} s", c.peer,
+                                          auth_throttle_.retry_after_s(c.peer, now_ms()))),
+                   false, fmt::format("Retry-After: {}\r\n", auth_throttle_.retry_after_s(c.peer, now_ms())));
+  }
+  const auto token = bearer_token(req.authorization);
+  // Constant time (secret_equals), so a token cannot be guessed byte by byte from timing.
+  static const ApiKey kAdminToken{"(admin token)", {}, {}, std::nullopt, 0, ApiKey::Role::admin};
+  const bool is_admin_token = token && !cfg_.admin_token.empty() && secret_equals(*token, cfg_.admin_token);
+  if (keys_->enabled() && (path.starts_with("/v1/") || metrics_path)) {
     static const ApiKey kInternal{"(webhooks)", {}, {}, std::nullopt, 0, ApiKey::Role::admin};
-    const ApiKey* key = !internal_token_.empty() && req.authorization == "Bearer " + internal_token_
+    const ApiKey* key = token && !internal_token_.empty() && secret_equals(*token, internal_token_)
                             ? &kInternal
                             : keys_->authenticate(req.authorization);
     // The admin token is an admin identity on every /v1/ call, so an operator's one token
-    // (`ringpost ctl`) also reads stats, messages and events. Constant time, as for the admin API.
-    static const ApiKey kAdminToken{"(admin token)", {}, {}, std::nullopt, 0, ApiKey::Role::admin};
-    const std::string want_admin = "Bearer " + cfg_.admin_token;
-    if (!key && !cfg_.admin_token.empty() && req.authorization.size() == want_admin.size() &&
-        CRYPTO_memcmp(req.authorization.data(), want_admin.data(), want_admin.size()) == 0)
-      key = &kAdminToken;
+    // (`ringpost ctl`) also reads stats, messages and events.
+    if (!key && is_admin_token) key = &kAdminToken;
     if (!key && !admin_path)
-      return respond(c.id, 401, error_json("unauthorized", "missing or unknown API key (Authorization: Bearer <key>)"),
-                     false, "WWW-Authenticate: Bearer\r\n");
+      return refuse_auth(c, error_json("unauthorized", "missing or unknown API key (Authorization: Bearer <key>)"));
     if (key) {
       c.key = *key;
       const RateDecision d = limiter_->take(*key, now_ms());
@@ -83,6 +96,12 @@ void Front::handle(Conn& c, HttpRequest req) {
                        error_json("rate_limited", fmt::format("key '{}' is over its rate of {}/s; retry after {} s",
                                                               key->name, *key->rate, d.retry_after_s)));
     }
+  }
+  if (metrics_path && needs_auth) {
+    if (!c.key && !is_admin_token)
+      return refuse_auth(c, error_json("unauthorized", "GET /metrics needs an admin key or the admin token (Authorization: Bearer <token>)"));
+    if (c.key && c.key->role != ApiKey::Role::admin)
+      return respond(c.id, 403, error_json("forbidden", fmt::format("key '{}' has role submit; /metrics needs role admin", c.key->name)));
   }
   auto method_not_allowed = [&](std::string_view allowed) {
     respond(c.id, 405, error_json("method_not_allowed", fmt::format("{} {} is not supported; use {}", m, path, allowed)));
@@ -99,7 +118,7 @@ void Front::handle(Conn& c, HttpRequest req) {
     if (m != "GET") return method_not_allowed("GET");
     return respond(c.id, 200, R"({"status":"ok"})");
   }
-  if (path == "/metrics") {  // no key, like /healthz: a scraper holds none (docs/metrics.md)
+  if (path == "/metrics") {  // open only where nothing else needs a key (checked above; docs/metrics.md)
     if (m != "GET") return method_not_allowed("GET");
     using S = queue::RecipientState;
     return respond(c.id, 200, metrics_.render(shards_, status_.count(S::queued) + status_.count(S::deferred),
@@ -151,19 +170,21 @@ void Front::handle(Conn& c, HttpRequest req) {
   respond(c.id, 404, error_json("not_found", fmt::format("no route for {}", path)));
 }
 
+void Front::refuse_auth(Conn& c, const std::string& body) {
+  const int64_t now = now_ms();
+  auth_throttle_.failed(c.peer, now);
+  if (auto line = auth_throttle_.take_log_line(now)) spdlog::warn("{}", *line);
+  respond(c.id, 401, body, false, "WWW-Authenticate: Bearer\r\n");
+}
+
 void Front::accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool batch) {
   int64_t now = now_ms();
   if (dkim_replaced_.load(std::memory_order_relaxed) && dkim_replaced_.exchange(false, std::memory_order_acquire))
     dkim_ = dkim_next_.load();  // a SIGHUP reload; one request is signed with one policy
   if (c.key)
     for (std::size_t i = 0; i < msgs.size(); ++i)
-      if (!sender_allowed(*c.key, queue::domain_of(msgs[i].from)))
-        return drop_idempotency(c.idem), respond(c.id, 403,
-                       api::to_json(api::ApiError{
-                           403, "sender_not_allowed",
-                           fmt::format("key '{}' may not send as '{}'; its allowed_from does not cover that domain",
-                                       c.key->name, msgs[i].from),
-                           batch ? fmt::format("messages[{}].from", i) : "from"}));
+      if (auto refusal = sender_refusal(*c.key, msgs[i], batch, i))
+        return drop_idempotency(c.idem), respond(c.id, 403, api::to_json(*refusal));
   PendingAccept p{c.id, batch, now, {}, {}, c.key ? c.key->name : std::string(), std::move(c.idem), {}, {}};
   p.request_complete_ns = c.request_complete_ns;
   p.msgs.reserve(msgs.size());
@@ -172,6 +193,7 @@ void Front::accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool 
   if (sign) {
     job = std::make_unique<SignJob>();
     job->policy = dkim_;
+    if (c.key) job->allowed_from = c.key->allowed_from;
     job->now_unix_seconds = now / 1000;
     job->items.reserve(msgs.size());
   }

@@ -58,6 +58,10 @@ void Front::handle_events(Conn& c, const HttpRequest& req) {
     if (!n || *n < 0 || *n > 60) return bad("wait", "wait must be an integer number of seconds from 0 to 60");
     wait_s = *n;
   }
+  // Events after this cursor were dropped ([limits] event_feed_max): say so, with where to
+  // resume, rather than answer the next page and hide the gap.
+  if (feed_.expired(w.cursor))
+    return respond(c.id, 410, cursor_expired_json(w.cursor_text, feed_.oldest_cursor(), feed_.capacity()));
   w.owner = c.key ? c.key->name : std::string();
   w.all = !c.key || c.key->role == ApiKey::Role::admin;
   if (auto hook = query_param(req.target, "webhook"); hook && w.all)
@@ -92,15 +96,21 @@ void Front::wake_feed_waiters(bool expire_only) {
   const int64_t now = now_ms();
   std::vector<FeedWait> still;
   for (FeedWait& w : feed_waits_) {
-    auto events = feed_grew_ ? feed_.after(w.cursor, w.limit, w.owner, w.all) : std::vector<const FeedEvent*>{};
-    if (events.empty() && now < w.deadline_ms && conns_.count(w.conn_id)) {
+    // More than the feed holds can arrive in one turn (a batch): the waiter's cursor fell out.
+    const bool expired = feed_.expired(w.cursor);
+    auto events = feed_grew_ && !expired ? feed_.after(w.cursor, w.limit, w.owner, w.all)
+                                         : std::vector<const FeedEvent*>{};
+    if (!expired && events.empty() && now < w.deadline_ms && conns_.count(w.conn_id)) {
       still.push_back(std::move(w));
       continue;
     }
     auto c = conns_.find(w.conn_id);
     if (c == conns_.end()) continue;  // the client left
     c->second->busy = false;
-    respond(w.conn_id, 200, feed_json(events, w.cursor_text));
+    if (expired)
+      respond(w.conn_id, 410, cursor_expired_json(w.cursor_text, feed_.oldest_cursor(), feed_.capacity()));
+    else
+      respond(w.conn_id, 200, feed_json(events, w.cursor_text));
     process(*c->second);
   }
   feed_waits_.swap(still);

@@ -121,9 +121,7 @@ tl::expected<std::size_t, std::string> Front::recover() {
     if (live) {
       live_.emplace(s->id, s);
       dispatch(s, m.recipients, nullptr);  // the body is read back when a connection wants it
-    } else if (last_update + cfg_.spool.status_retention.count() > now) {
-      finished_.emplace_back(last_update, s->id);
-    } else {
+    } else if (last_update + cfg_.spool.status_retention.count() <= now) {
       continue;  // finished and past retention: nothing to show
     }
     status_.add(std::move(m));
@@ -141,8 +139,6 @@ tl::expected<std::size_t, std::string> Front::recover() {
     const auto c = parse_cursor(text);
     webhook_acked_ms_[h.name] = c ? c->at_ms : -1;
   }
-  // finished_ must be in time order for expiry; recovery yields acceptance order.
-  std::sort(finished_.begin(), finished_.end());
   return pending;
 }
 
@@ -316,18 +312,13 @@ void Front::on_finished(const SpooledMessage& msg, int64_t finished_at_ms) {
   // live_ decides, so a repeated final event (a redelivery) is not counted twice.
   if (live_.erase(msg.id) == 0) return;
   ledger_.finished(msg.segment_seq);
-  finished_.emplace_back(finished_at_ms, msg.id);
   int64_t& f = segment_finished_ms_[msg.segment_seq];
   f = std::max(f, finished_at_ms);
 }
 
 void Front::expire_statuses() {
-  const int64_t horizon = now_ms() - cfg_.spool.status_retention.count();
-  while (!finished_.empty() && finished_.front().first < horizon) {
-    // A message re-queued since (it cannot be: final is final) would be in live_; keep it then.
-    if (!live_.count(finished_.front().second)) status_.erase(finished_.front().second);
-    finished_.pop_front();
-  }
+  // The store knows which messages finished when (final is final: none is in live_).
+  status_.expire_finished_before(now_ms() - cfg_.spool.status_retention.count());
 }
 
 void Front::reclaim() {

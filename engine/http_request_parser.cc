@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include <climits>
+#include <iterator>
 
 namespace ringpost::engine {
 namespace {
@@ -31,6 +32,9 @@ int HttpRequestParser::on_url(http_parser* p, const char* at, std::size_t len) {
 
 int HttpRequestParser::on_header_field(http_parser* p, const char* at, std::size_t len) {
   auto* s = self(p);
+  // Chunked trailers come through the same callbacks after the body. They are never request
+  // headers: an Authorization sent only in a trailer must not authenticate (RFC 9110 §6.5.1).
+  if (s->headers_done_) return 0;
   if (s->in_value_) {
     s->header_field_.clear();
     s->in_value_ = false;
@@ -41,6 +45,22 @@ int HttpRequestParser::on_header_field(http_parser* p, const char* at, std::size
 
 int HttpRequestParser::on_header_value(http_parser* p, const char* at, std::size_t len) {
   auto* s = self(p);
+  if (s->headers_done_) return 0;
+  if (!s->in_value_) {
+    // The first piece of this field's value: the name is complete. A field that may appear
+    // once and appears again is refused: appending the two values would let a split
+    // "Authorization" authenticate, and two Content-Lengths are a smuggling vector.
+    static constexpr const char* kSingletons[] = {"authorization", "content-length", "host", "content-type",
+                                                  "idempotency-key"};
+    for (unsigned i = 0; i < std::size(kSingletons); ++i) {
+      if (strcasecmp(s->header_field_.c_str(), kSingletons[i]) != 0) continue;
+      if (s->seen_singletons_ & (1u << i)) {
+        s->duplicate_header_ = kSingletons[i];
+        return -1;
+      }
+      s->seen_singletons_ |= 1u << i;
+    }
+  }
   s->in_value_ = true;
   if (strcasecmp(s->header_field_.c_str(), "content-type") == 0) s->current_.content_type.append(at, len);
   else if (strcasecmp(s->header_field_.c_str(), "authorization") == 0) s->current_.authorization.append(at, len);
@@ -52,6 +72,7 @@ int HttpRequestParser::on_header_value(http_parser* p, const char* at, std::size
 
 int HttpRequestParser::on_headers_complete(http_parser* p) {
   auto* s = self(p);
+  s->headers_done_ = true;
   s->current_.method = http_method_str(static_cast<http_method>(p->method));
   // Refuse before reading the body: a client announcing 11 MiB gets 413 at once.
   if (p->content_length != ULLONG_MAX && p->content_length > s->max_body_) {
@@ -102,7 +123,11 @@ HttpRequestParser::Result HttpRequestParser::feed(std::string_view in) {
   if (err != HPE_OK && err != HPE_PAUSED) {
     failed_ = true;
     r.status = Status::error;
-    if (too_large_) {
+    if (!duplicate_header_.empty()) {
+      r.http_status = 400;
+      r.error_code = "duplicate_header";
+      r.error_message = "the request has more than one " + duplicate_header_ + " header";
+    } else if (too_large_) {
       r.http_status = 413;
       r.error_code = "body_too_large";
       r.error_message = "request body exceeds server.max_request_bytes (" + std::to_string(max_body_) + " bytes)";
@@ -125,6 +150,8 @@ HttpRequest HttpRequestParser::take() {
   HttpRequest out = std::move(current_);
   current_ = HttpRequest{};
   expect_continue_ = false;
+  headers_done_ = false;
+  seen_singletons_ = 0;
   header_field_.clear();
   in_value_ = false;
   return out;

@@ -67,6 +67,9 @@ class HttpRequestParser {
   bool expect_continue_ = false;  // the current request sent Expect: 100-continue
   bool continue_due_ = false;     // ... and take_continue() has not reported it yet
   bool failed_ = false;
+  bool headers_done_ = false;         // past the header section: what follows are trailers
+  unsigned seen_singletons_ = 0;      // bit i: kSingletons[i] was seen in this request
+  std::string duplicate_header_;      // set when a singleton header came twice
 };
 
 }  // namespace ringpost::engine

@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "engine/clock.h"
@@ -227,8 +228,10 @@ void Shard::route(const std::string& domain, Delivery d) {
   if (!e.pending) {
     const DeliveryPolicy& p = live_->config->policy_for(domain);
     if (RoutePtr r = static_route(domain, p)) {
-      e.route = std::move(r);
       e.failure = {};
+      // An operator's route goes wherever the operator said; an address literal is the
+      // recipient's choice and is checked like an MX answer.
+      e.route = p.route ? std::move(r) : without_blocked(domain, std::move(r), e.failure);
       e.expires_ms = INT64_MAX;
       return dispatch(domain, std::move(d), e);
     }
@@ -255,19 +258,35 @@ void Shard::on_resolved(const std::string& name, RoutePtr route, smtp::Reply fai
     const DeliveryPolicy& p = live_->config->policy_for(domain);
     e.pending = false;
     e.route = route;
+    e.failure = failure;
     if (route && p.route) {
-      // A named static route: the resolved addresses, on the route's port.
+      // A named static route: the resolved addresses, on the route's port. The operator
+      // named the host, so [delivery] blocked_networks does not apply to it.
       auto r = std::make_shared<Route>(*route);
       r->site = fmt::format("route:{}:{}", p.route->host, p.route->port);
       for (Endpoint& ep : r->endpoints) reinterpret_cast<sockaddr_in*>(&ep.addr)->sin_port = htons(p.route->port);
       e.route = std::move(r);
+    } else if (route) {
+      e.route = without_blocked(domain, route, e.failure);
     }
-    e.failure = failure;
     e.expires_ms = expires_ms;
     std::vector<Delivery> waiting = std::move(e.waiting);
     e.waiting.clear();
     for (Delivery& d : waiting) dispatch(domain, std::move(d), e);
   }
+}
+
+RoutePtr Shard::without_blocked(const std::string& domain, RoutePtr route, smtp::Reply& failure) const {
+  // The live config: a SIGHUP that changes blocked_networks also forgets settled routes
+  // (refresh_policies), so the next message for a domain is checked against the new list.
+  CheckedRoute checked = drop_blocked_endpoints(route, live_->config->delivery.blocked_networks);
+  if (checked.blocked.empty()) return checked.route;
+  // Once per answer (a cached route is not checked again), so a hostile domain's mail does
+  // not turn into one log line per message.
+  spdlog::warn("domain {}: not connecting to {} ([delivery] blocked_networks){}", domain,
+               fmt::join(checked.blocked, ", "), checked.route ? "" : "; its recipients bounce");
+  if (!checked.route) failure = std::move(checked.refused);
+  return std::move(checked.route);
 }
 
 void Shard::dispatch(const std::string& domain, Delivery d, const RouteEntry& e) {

@@ -86,7 +86,7 @@ class Shard {
   bool draining() const { return draining_; }
   // The TLS context and session cache for a policy's verification settings, made on first use.
   TlsProfile tls_profile(const DeliveryPolicy& p);
-  const std::vector<ResponseRule>& rules() const { return live_->config->rules; }
+  const ResponseRules& rules() const { return live_->config->rules; }
   // Before start(): where sites get their rate budget (default: local token buckets).
   void set_destination_limiters(DestinationLimiterFactory f) { make_limiter_ = std::move(f); }
   std::unique_ptr<DestinationLimiter> make_destination_limiter(const std::string& site) const {
@@ -126,6 +126,9 @@ class Shard {
   void dispatch(const std::string& domain, Delivery d, const RouteEntry& e);
   void on_resolved(const std::string& domain, RoutePtr route, smtp::Reply failure, int64_t expires_ms);
   RoutePtr static_route(const std::string& domain, const DeliveryPolicy& p) const;
+  // A route from DNS or an address literal without its endpoints in [delivery]
+  // blocked_networks; when none is left, null and `failure` says why (550 5.7.1).
+  RoutePtr without_blocked(const std::string& domain, RoutePtr route, smtp::Reply& failure) const;
   Site& site_for(const RoutePtr& route, const std::string& domain);
 
   uint32_t index_;

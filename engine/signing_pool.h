@@ -35,6 +35,9 @@ struct SignItem {
 struct SignJob {
   uint64_t tag = 0;  // the submitter's handle for the request waiting on this job
   std::shared_ptr<const DkimPolicy> policy;
+  // The submitting key's allowed_from (empty: any, or no keys): no signature is made with a
+  // d= outside it, whatever the From header says (docs/dkim.md "Whose key signs").
+  std::vector<std::string> allowed_from;
   int64_t now_unix_seconds = 0;
   std::vector<SignItem> items;
   std::atomic<uint32_t> chunks_left{0};  // the pool's; the last chunk to finish posts the job

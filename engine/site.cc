@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <regex>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -64,20 +63,20 @@ void Site::on_reply(const smtp::Reply& reply, int64_t now) {
   last_error_ = reply;
   last_error_at_ = now;
   if (reply.code == 421) window_ = std::max(1.0, window_ / 2);
-  const std::string line = fmt::format("{} {} {}", reply.code, reply.enhanced, reply.text);
-  for (const ResponseRule& rule : shard_.rules()) {
-    if (!std::regex_search(line, *rule.regex)) continue;
-    if (rule.action == RuleAction::suspend) {
-      suspended_until_ = std::max(suspended_until_, now + rule.duration.count());
-      spdlog::warn("site {}: suspended for {} ms: '{}' matched rule '{}'", key(), rule.duration.count(), line, rule.match);
-    } else {
-      throttled_until_ = std::max(throttled_until_, now + rule.duration.count());
-      throttle_rate_ = rule.msgs_per_second;
-      apply_rate(now);
-      spdlog::warn("site {}: throttled to {} for {} ms: '{}' matched rule '{}'", key(),
-                   queue::format_rate(rule.msgs_per_second), rule.duration.count(), line, rule.match);
-    }
-    return;  // the first matching rule decides
+  // The first matching rule decides; it sees the first kRuleMatchBytes of the reply only.
+  const ResponseRule* rule = shard_.rules().first_match(reply.code, reply.enhanced, reply.text);
+  if (!rule) return;
+  const std::string line =
+      fmt::format("{} {} {}", reply.code, reply.enhanced, std::string_view(reply.text).substr(0, kRuleMatchBytes));
+  if (rule->action == RuleAction::suspend) {
+    suspended_until_ = std::max(suspended_until_, now + rule->duration.count());
+    spdlog::warn("site {}: suspended for {} ms: '{}' matched rule '{}'", key(), rule->duration.count(), line, rule->match);
+  } else {
+    throttled_until_ = std::max(throttled_until_, now + rule->duration.count());
+    throttle_rate_ = rule->msgs_per_second;
+    apply_rate(now);
+    spdlog::warn("site {}: throttled to {} for {} ms: '{}' matched rule '{}'", key(),
+                 queue::format_rate(rule->msgs_per_second), rule->duration.count(), line, rule->match);
   }
 }
 

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   ringpost::bench::register_api();
   ringpost::bench::register_handoff();
   ringpost::bench::register_spool();
+  ringpost::bench::register_rules();
   benchmark::AddCustomContext("dkim", ringpost::dkim::library_version());
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

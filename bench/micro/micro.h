@@ -15,6 +15,7 @@ void register_smtp();
 void register_api();
 void register_handoff();
 void register_spool();
+void register_rules();
 
 // A message as api::render_message makes it (CRLF, the usual header fields, 76-column
 // quoted-printable-looking lines, one line starting with '.'), `bytes` long in total.

@@ -144,4 +144,13 @@ for n in names:
                      f"{ratio(get(n, 'items'), per_record):,.1f}", "-"])
 section("spool (encode: CPU time; disk: real time; 1 KiB body per record)",
         ["benchmark", "time/op", "records/s", "vs fdatasync per record", "ring vs blocking, same batch"], rows)
+
+rows = []
+for n in names:
+    if n.startswith("BM_RulesMatch/"):
+        each = n.replace("BM_RulesMatch/", "BM_RulesMatchEach/")
+        std = n.replace("BM_RulesMatch/", "BM_RulesMatchStdRegex/")
+        rows.append([n, fmt_ns(get(n)), fmt_ns(get(each)), fmt_ns(get(std)), f"{ratio(get(std), get(n)):,.0f}x"])
+section("back-off rules, all defaults per failing reply (CPU time; must stay under 2 us, docs/shaping.md)",
+        ["benchmark", "RE2 set, first 512 B", "RE2 rule by rule", "std::regex, whole reply", "std::regex / set"], rows)
 PY

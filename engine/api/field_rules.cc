@@ -19,13 +19,25 @@ bool is_field_name(std::string_view name) {
 }
 
 bool is_reserved_field(std::string_view name) {
-  // Subject has its own request field; Return-Path is added by the final delivery MTA
-  // (RFC 5321 §4.4) and one written by the sender is wrong by definition.
-  static constexpr std::array<std::string_view, 11> kReserved = {
-      "From", "To", "Cc", "Bcc", "Subject", "Date", "Message-ID", "MIME-Version",
-      "Content-Type", "Content-Transfer-Encoding", "Return-Path"};
+  // Engine-owned, never taken from a client (docs/api.md "Headers"):
+  //  - what the renderer writes itself (From, To, Cc, Bcc, Subject, Date, Message-ID,
+  //    MIME-Version, every Content-*): a second one makes the message ambiguous, and a client
+  //    Bcc would leak its recipients. (Reply-To may come from `headers` or `reply_to`, not
+  //    both: that is conflicting_fields, checked with the fields);
+  //  - identity: Sender would claim a mailbox the key's allowed_from never saw;
+  //  - trace and authentication, which only MTAs and verifiers write: Return-Path (RFC 5321
+  //    §4.4, added at final delivery), Received, Resent-* (a resend is a new submission),
+  //    DKIM-Signature, ARC-*, Authentication-Results: forged ones mislead receivers' filters.
+  static constexpr std::array<std::string_view, 15> kReserved = {
+      "From", "Sender", "To", "Cc", "Bcc", "Subject", "Date", "Message-ID", "MIME-Version",
+      "Return-Path", "Received", "DKIM-Signature", "Authentication-Results", "DomainKey-Signature",
+      "Content-Transfer-Encoding"};
+  static constexpr std::array<std::string_view, 3> kReservedPrefixes = {"Content-", "Resent-", "ARC-"};
   for (const std::string_view r : kReserved) {
     if (ascii_iequals(name, r)) return true;
+  }
+  for (const std::string_view p : kReservedPrefixes) {
+    if (name.size() >= p.size() && ascii_iequals(name.substr(0, p.size()), p)) return true;
   }
   return false;
 }

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
+#include <utility>
 
 #include "engine/api/ascii.h"
 #include "engine/api/attachment_rules.h"
@@ -115,9 +117,44 @@ Result<std::string_view> string_of(const dom::element& e, const std::string& fie
   return s;
 }
 
+// "Ann <ann@example.com>", "\"Doe, Ann\" <ann@example.com>" or "<ann@example.com>": the
+// name-addr form every mail API takes as a string (RFC 5322 §3.4). nullopt when `s` is not in
+// that form (then it is judged as a bare address).
+std::optional<std::pair<std::string, std::string_view>> split_name_addr(std::string_view s) {
+  // A string with a line break is never a valid address in any form: judged as an address,
+  // so the refusal says invalid_address.
+  if (s.find_first_of("\r\n") != std::string_view::npos) return std::nullopt;
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  if (!s.ends_with('>')) return std::nullopt;
+  const std::size_t open = s.rfind('<');
+  if (open == std::string_view::npos) return std::nullopt;
+  std::string_view addr = s.substr(open + 1, s.size() - open - 2);
+  std::string_view raw_name = s.substr(0, open);
+  while (!raw_name.empty() && (raw_name.front() == ' ' || raw_name.front() == '\t')) raw_name.remove_prefix(1);
+  while (!raw_name.empty() && (raw_name.back() == ' ' || raw_name.back() == '\t')) raw_name.remove_suffix(1);
+  std::string name;
+  if (raw_name.size() >= 2 && raw_name.front() == '"' && raw_name.back() == '"') {
+    for (std::size_t i = 1; i + 1 < raw_name.size(); ++i) {
+      if (raw_name[i] == '\\' && i + 2 < raw_name.size()) ++i;
+      name += raw_name[i];
+    }
+  } else {
+    name = std::string(raw_name);
+  }
+  return std::pair{std::move(name), addr};
+}
+
 Result<NamedAddress> read_named_address(const dom::element& e, const std::string& field) {
   if (e.is_string()) {
-    auto address = checked_address(e.get_string().value_unsafe(), field);
+    const std::string_view text = e.get_string().value_unsafe();
+    if (auto split = split_name_addr(text)) {
+      auto address = checked_address(split->second, field);
+      if (!address) return tl::make_unexpected(std::move(address.error()));
+      if (auto ok = check_display_name(split->first); !ok)
+        return bad("invalid_display_name", fmt::format("{}: {}", field, ok.error()), field);
+      return NamedAddress{std::move(*address), std::move(split->first)};
+    }
+    auto address = checked_address(text, field);
     if (!address) return tl::make_unexpected(std::move(address.error()));
     return NamedAddress{std::move(*address), {}};
   }

@@ -20,7 +20,8 @@
 
 #include "engine/api/ascii.h"
 #include "engine/api/field_rules.h"
-#include "engine/api/line_endings.h"
+#include "engine/api/idna.h"
+#include "engine/api/raw_message.h"
 #include "engine/api/submit_json.h"
 
 namespace ringpost::api {
@@ -45,28 +46,19 @@ Result<dom::element> parse_json(const simdjson::padded_string& padded) {
   return root;
 }
 
-// A raw message needs a header section and a blank line before the body (RFC 5322 §2.1).
-// Line ends are normalised to CRLF later, so CRLF, LF and CR all count here, exactly as
-// to_crlf will treat them.
-std::optional<std::string_view> raw_problem(std::string_view raw) {
-  std::size_t first_break = 0;
-  while (first_break < raw.size() && line_break_at(raw, first_break) == 0) ++first_break;
-  const std::size_t colon = raw.substr(0, first_break).find(':');
-  std::string_view name = raw.substr(0, colon == std::string_view::npos ? 0 : colon);
-  while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);  // obsolete WSP before the colon, RFC 5322 §4.5
-  if (colon == std::string_view::npos || !is_field_name(name)) {
-    return "raw must start with a header field such as \"From: a@example.com\"";
-  }
-  for (std::size_t i = first_break; i < raw.size();) {
-    const std::size_t n = line_break_at(raw, i);
-    if (n == 0) {
-      ++i;
-      continue;
-    }
-    i += n;
-    if (i < raw.size() && line_break_at(raw, i) != 0) return std::nullopt;
-  }
-  return "raw has no blank line between the header section and the body";
+// A header domain in the form allowed_from and DKIM keys use: lower-case, A-labels. A domain
+// that is not a valid IDN stays as written (lower-cased), so it simply matches nothing.
+std::string ascii_domain(std::string_view d) {
+  std::string out;
+  if (auto a = domain_to_ascii(d)) out = std::move(*a);
+  else out = std::string(d);
+  for (char& c : out) c = ascii_lower(c);
+  return out;
+}
+
+std::string lower_domain_of(std::string_view address) {
+  const std::size_t at = address.rfind('@');
+  return ascii_domain(at == std::string_view::npos ? std::string_view() : address.substr(at + 1));
 }
 
 enum class Field : std::size_t {
@@ -93,6 +85,7 @@ class MessageReader {
     if (ok) ok = read_from();
     if (ok) ok = read_recipients();
     if (ok) ok = read_reply_to();
+    if (ok) ok = check_address_literals();
     if (ok) ok = check_smtputf8();
     if (ok) ok = read_content();
     if (ok) ok = read_attachments();
@@ -143,6 +136,8 @@ class MessageReader {
     if (!a) return tl::make_unexpected(std::move(a.error()));
     msg_.from = std::move(a->address);
     msg_.from_name = std::move(a->name);
+    // JSON messages: the renderer writes From from this field; raw ones replace this list.
+    msg_.header_from_domains = {lower_domain_of(msg_.from)};
     return {};
   }
 
@@ -222,38 +217,64 @@ class MessageReader {
   }
 
   // RFC 6531: a non-ASCII local part can only travel to servers that offer SMTPUTF8, and which
-  // server a recipient's domain uses is only known at delivery. Most do not offer it, so such
-  // a message would mostly bounce after the 202; the client must say it knows (smtputf8: true),
-  // and then recipients whose server lacks SMTPUTF8 bounce with 5.6.7 (RFC 5248). Domains are
-  // A-labels by now, so any non-ASCII octet left is in a local part.
+  // server a recipient's domain uses is only known at delivery. Detected, not asked for: such
+  // a message is sent with SMTPUTF8 where the server offers it and bounces with 5.6.7 (RFC
+  // 5248) where it does not. An explicit "smtputf8": false is the client saying it must not
+  // need it: then it is refused here (422 smtputf8_required). Domains are A-labels by now, so
+  // any non-ASCII octet left is in a local part.
   Result<void> check_smtputf8() {
-    bool opted_in = false;
     if (const auto& e = value(Field::smtputf8)) {
-      if (e->get_bool().get(opted_in) != simdjson::SUCCESS)
+      bool v = false;
+      if (e->get_bool().get(v) != simdjson::SUCCESS)
         return bad("invalid_type", "smtputf8 must be true or false", path(Field::smtputf8));
+      explicit_smtputf8_ = v;
     }
-    if (opted_in) return {};
     const auto non_ascii = [](std::string_view a) {
       return std::any_of(a.begin(), a.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
     };
-    const auto refuse = [](std::string field) -> Result<void> {
-      return tl::make_unexpected(ApiError{
-          422, "smtputf8_required",
-          "the address has a non-ASCII local part, which only servers offering SMTPUTF8 accept; set \"smtputf8\": true "
-          "to send it anyway (recipients whose server lacks SMTPUTF8 then bounce with 5.6.7)",
-          std::move(field)});
+    std::optional<std::string> first;
+    if (non_ascii(msg_.from)) first = address_path(Field::from, 0);
+    const auto scan = [&](Field f, std::size_t count, auto&& at) {
+      for (std::size_t i = 0; i < count && !first; ++i)
+        if (non_ascii(at(i))) first = address_path(f, i);
     };
-    if (non_ascii(msg_.from)) return refuse(address_path(Field::from, 0));
-    const auto scan = [&](Field f, std::size_t count, auto&& at) -> Result<void> {
-      for (std::size_t i = 0; i < count; ++i)
-        if (non_ascii(at(i))) return refuse(address_path(f, i));
-      return {};
-    };
-    Result<void> ok = scan(Field::to, msg_.to.size(), [&](std::size_t i) -> std::string_view { return msg_.to[i]; });
-    if (ok) ok = scan(Field::cc, msg_.cc.size(), [&](std::size_t i) -> std::string_view { return msg_.cc[i]; });
-    if (ok) ok = scan(Field::bcc, msg_.bcc.size(), [&](std::size_t i) -> std::string_view { return msg_.bcc[i]; });
-    if (ok) ok = scan(Field::reply_to, msg_.reply_to.size(), [&](std::size_t i) -> std::string_view { return msg_.reply_to[i].address; });
-    return ok;
+    scan(Field::to, msg_.to.size(), [&](std::size_t i) -> std::string_view { return msg_.to[i]; });
+    scan(Field::cc, msg_.cc.size(), [&](std::size_t i) -> std::string_view { return msg_.cc[i]; });
+    scan(Field::bcc, msg_.bcc.size(), [&](std::size_t i) -> std::string_view { return msg_.bcc[i]; });
+    scan(Field::reply_to, msg_.reply_to.size(), [&](std::size_t i) -> std::string_view { return msg_.reply_to[i].address; });
+    if (!first) return {};
+    msg_.needs_smtputf8 = true;
+    if (explicit_smtputf8_ == false) return bad_utf8(*first, "the address has a non-ASCII local part");
+    return {};
+  }
+
+  Result<void> bad_utf8(std::string field, std::string_view what) const {
+    return tl::make_unexpected(ApiError{
+        422, "smtputf8_required",
+        fmt::format("{}, which only servers offering SMTPUTF8 accept, and \"smtputf8\" is false; leave smtputf8 out "
+                    "(or true) to send it with SMTPUTF8 (recipients whose server lacks it bounce with 5.6.7)",
+                    what),
+        std::move(field)});
+  }
+
+  // RFC 5321 §4.1.3 address literals (x@[192.0.2.1]) skip MX lookup and name-based policy and
+  // point delivery at any address, loopback included: refused unless the operator allows them.
+  Result<void> check_address_literals() {
+    if (ctx_.limits.allow_address_literals) return {};
+    for (const Field f : {Field::to, Field::cc, Field::bcc}) {
+      const std::vector<std::string>& list = f == Field::to ? msg_.to : f == Field::cc ? msg_.cc : msg_.bcc;
+      for (std::size_t i = 0; i < list.size(); ++i) {
+        const std::size_t at = list[i].rfind('@');
+        if (at != std::string::npos && at + 1 < list[i].size() && list[i][at + 1] == '[')
+          return tl::make_unexpected(ApiError{
+              422, "address_literal_refused",
+              fmt::format("{} is an address literal; this server delivers only to domain names ([api] "
+                          "allow_address_literals is false)",
+                          list[i]),
+              address_path(f, i)});
+      }
+    }
+    return {};
   }
 
   // The path of the i-th address given in `f`: "to[1]", or "to[1].address" in object form.
@@ -274,7 +295,14 @@ class MessageReader {
                      path(f));
         }
       }
-      if (const auto problem = raw_problem(*s)) return bad("invalid_raw", std::string(*problem), path(Field::raw));
+      auto info = check_raw_message(*s);
+      if (!info) return tl::make_unexpected(ApiError{422, "invalid_raw", std::move(info.error()), path(Field::raw)});
+      msg_.header_from_domains.clear();
+      for (const std::string& d : info->from_domains) msg_.header_from_domains.push_back(ascii_domain(d));
+      if (!info->sender_domains.empty()) msg_.header_sender_domain = ascii_domain(info->sender_domains.front());
+      if (info->header_8bit) msg_.needs_smtputf8 = true;
+      if (msg_.needs_smtputf8 && explicit_smtputf8_ == false)
+        return bad_utf8(path(Field::raw), "the raw message has UTF-8 in its header section (RFC 6532)");
       msg_.raw = std::string(*s);
       return {};
     }
@@ -398,6 +426,7 @@ class MessageReader {
   ReaderContext ctx_;
   std::array<std::optional<dom::element>, kFieldCount> values_;
   bool from_seen_ = false;
+  std::optional<bool> explicit_smtputf8_;  // "smtputf8" as given; unset when absent
   SubmitMessage msg_;
 };
 

@@ -33,6 +33,9 @@ struct SubmitLimits {
   std::size_t max_recipients = kMaxRecipientsPerMessage;
   std::size_t max_batch = kMaxMessagesPerBatch;
   std::size_t max_message_bytes = kMaxMessageBytes;  // over it: 413 message_too_large
+  // [api] allow_address_literals: recipients like x@[192.0.2.1] (RFC 5321 §4.1.3) are refused
+  // (422 address_literal_refused) unless set; they bypass MX and name-based policy.
+  bool allow_address_literals = false;
 };
 
 struct Attachment {
@@ -59,6 +62,15 @@ struct SubmitMessage {
   std::vector<std::pair<std::string, std::string>> tags;  // in request order, keys unique
   std::optional<std::string> metadata;                    // a JSON object's text, minified
   std::optional<int64_t> send_at_ms;                      // Unix ms; unset: send now
+
+  // The domains the message claims to be from in its header section, lower-case A-labels: the
+  // From domain for a JSON message; every From mailbox's for raw, and Sender's when present.
+  // The submitting key's allowed_from must cover each (tenant isolation, docs/security.md).
+  std::vector<std::string> header_from_domains;
+  std::string header_sender_domain;  // empty: no Sender field
+  // A non-ASCII address, or UTF-8 in a raw header section (RFC 6531/6532): delivery needs a
+  // server offering SMTPUTF8, and bounces with 5.6.7 where there is none.
+  bool needs_smtputf8 = false;
 
   // to + cc + bcc in that order, de-duplicated case-insensitively (first spelling kept).
   std::vector<std::string> envelope_recipients() const;

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/delivery_job.h"
@@ -37,6 +38,15 @@ class FrontMetrics {
   // One group commit's write + fdatasync, from submission to completion.
   void spool_synced(int64_t ns) { spool_sync_.observe(static_cast<double>(ns) / 1e9); }
 
+  // A documented bound refused or evicted something (docs/security.md): `limit` is its config
+  // key, e.g. "status_max_messages", "auth_failures_per_minute". Counted in
+  // ringpost_limit_hits_total{limit}. The set of names is fixed by the code, so it is bounded.
+  void limit_hit(std::string_view limit, uint64_t n = 1) { limit_hits_[std::string(limit)] += n; }
+  uint64_t limit_hits(std::string_view limit) const {
+    auto it = limit_hits_.find(std::string(limit));
+    return it == limit_hits_.end() ? 0 : it->second;
+  }
+
   // queue_depth: recipients accepted and not final; spool_bytes: bytes in the spool's segments.
   std::string render(const std::vector<Shard*>& shards, uint64_t queue_depth, uint64_t spool_bytes);
 
@@ -52,6 +62,7 @@ class FrontMetrics {
   RingStats ring_;
   std::map<std::string, Outcomes> by_site_;  // by site label; std::map for a stable page order
   std::map<std::string, KeyCounts> by_key_;
+  std::map<std::string, uint64_t> limit_hits_;
   Histogram submit_latency_{Histogram::request_bounds()};
   Histogram delivery_latency_{Histogram::delivery_bounds()};
   Histogram spool_sync_{Histogram::request_bounds()};

@@ -212,12 +212,13 @@ TEST_F(DkimEndToEnd, RequireDkimRefusesUnconfiguredDomainsAndAcceptsNothingOfThe
   EXPECT_EQ(it::error_code_of(refused->body), "dkim_required") << refused->body;
   EXPECT_NE(refused->body.find("messages[1].from"), std::string::npos) << refused->body;
 
-  // A raw message without a From field has nothing to sign for.
+  // A raw message without a From field has nothing to sign for; since issue 18 it is refused
+  // before signing is considered (RFC 5322 requires exactly one From).
   auto no_from = api.http().post_json(
       "/v1/messages", R"({"from":"alice@example.test","to":["w@sink.test"],"raw":"Subject: no from\r\n\r\nbody\r\n"})");
   ASSERT_TRUE(no_from);
   EXPECT_EQ(no_from->status, 422) << no_from->body;
-  EXPECT_EQ(it::error_code_of(no_from->body), "dkim_required") << no_from->body;
+  EXPECT_EQ(it::error_code_of(no_from->body), "invalid_raw") << no_from->body;
 
   auto stats = api.stats();
   ASSERT_TRUE(stats) << stats.error();

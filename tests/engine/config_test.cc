@@ -461,9 +461,10 @@ namespace {
 
 // Which rule (if any) the defaults pick for a reply line, as Site::on_reply matches it.
 std::string default_rule_for(const std::string& line) {
-  for (const ResponseRule& r : default_rules())
-    if (std::regex_search(line, *r.regex)) return r.action == RuleAction::suspend ? "suspend" : "throttle";
-  return "none";
+  static const ResponseRules rules = default_rules();
+  const ResponseRule* r = rules.first_match(line);
+  if (!r) return "none";
+  return r->action == RuleAction::suspend ? "suspend" : "throttle";
 }
 
 TEST(DefaultRules, ProviderRateLimitRepliesThrottleAndBusyHostsSuspend) {

@@ -124,6 +124,7 @@ TEST_F(Metrics, CountersMatchWhatWasSent) {
   cfg.retry = {"1h"};
   cfg.domains = {{"bounce.test", fmt::format("127.0.0.1:{}", reject->port())}};
   cfg.extra_toml = fmt::format("[[keys]]\nname = \"{}\"\nsha256 = \"{}\"\n", kKeyName, kTokenSha256);
+  cfg.server_toml = "admin_token = \"metrics-admin-token\"\n";
   start_with_sink(cfg, true);
   ASSERT_FALSE(HasFatalFailure());
   std::string down_route;
@@ -164,8 +165,13 @@ TEST_F(Metrics, CountersMatchWhatWasSent) {
     return true;
   })) << "last status: " << last;
 
-  // Scraped without a key, though keys are configured: /metrics is open like /healthz.
+  // With keys configured /metrics names them all, so it needs an admin identity (docs/security.md):
+  // refused without one, scraped with the admin token.
   HttpClient anon(server->port());
+  auto refused = anon.get("/metrics");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401) << refused->body;
+  anon.set_header("Authorization", "Bearer metrics-admin-token");
   Scrape m;
   std::string page, why;
   int scrapes = 0;

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """A webhook receiver for tests: logs every POST as a JSON line (path, body, webhook-id, whether
 the Standard Webhooks signature verifies with the secret, computed here independently of
-ringpost), and answers 500 to the first N POSTs so the sender's retry can be seen.
-Usage: webhook_receiver.py PORT SECRET LOGFILE FAIL_FIRST"""
-import base64, hashlib, hmac, http.server, json, sys
+ringpost), and answers 500 to the first N POSTs so the sender's retry can be seen; with
+HOLD_FILE, also 503 to every POST while that file exists (the test decides when it is back).
+Usage: webhook_receiver.py PORT SECRET LOGFILE FAIL_FIRST [HOLD_FILE]"""
+import base64, hashlib, hmac, http.server, json, os, sys
 
 port, secret, logfile, fail_first = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+hold_file = sys.argv[5] if len(sys.argv) > 5 else None
 # Standard Webhooks: the key is the base64 after "whsec_".
 key = base64.b64decode(secret[len("whsec_"):]) if secret.startswith("whsec_") else secret.encode()
 seen = 0
@@ -25,7 +27,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         global seen
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         seen += 1
-        status = 500 if seen <= fail_first else 200
+        status = 500 if seen <= fail_first else 503 if hold_file and os.path.exists(hold_file) else 200
         msg_id = self.headers.get("webhook-id", "")
         valid = bool(msg_id) and verify(msg_id, self.headers.get("webhook-timestamp", ""),
                                         self.headers.get("webhook-signature", ""), body)

@@ -256,7 +256,8 @@ TEST_F(MxRouting, AddressLiteralGoesToThatAddressOnTheDefaultMxPort) {
   ASSERT_NO_FATAL_FAILURE(start_dns());
   start_sink("127.0.0.2");
   start_sink("127.0.0.3");
-  ASSERT_NO_FATAL_FAILURE(start_ringpost());
+  // The API refuses address literals unless told otherwise (docs/security.md).
+  ASSERT_NO_FATAL_FAILURE(start_ringpost({.extra_toml = "[api]\nallow_address_literals = true\n"}));
 
   auto r = wait_final(submit("user@[127.0.0.2]"), 30s);
   ASSERT_TRUE(r) << diagnostics();
