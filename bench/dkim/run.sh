@@ -6,7 +6,7 @@
 # Usage: bench/dkim/run.sh [build-dir] [seconds per benchmark]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-build=${1:-build-dkim}
+build=${1:-build}  # the folder scripts/build.sh makes
 secs=${2:-2}
 bin=$build/bench/dkim/dkim_bench
 [ -x "$bin" ] || { echo "no $bin; build it: ninja -C $build dkim_bench" >&2; exit 1; }
