@@ -28,7 +28,7 @@ fresh `ringpost sink`, on this machine.
 
   (default)  the full run: 1 KiB and 10 KiB messages; cases wire, postfix c=20, postfix c=64,
              ringpost c=20, ringpost c=64; N_POSTFIX=20000, N_FAST=50000; each case at most
-             180 s, none started after 9 min (~4.5 min on 2 cores, bounded at 9.5 min).
+             180 s, none started after 9 min (6-8 min on 2 cores, bounded at 9.5 min).
   --quick    a smoke run of about one minute: 1 KiB and 10 KiB; cases wire, postfix c=20 and
              ringpost c=20 only; N_POSTFIX=2000, N_FAST=10000; each case at most 30 s, none
              started after 60 s (bounded at 1.5 min). Too short for figures worth quoting.
