@@ -67,11 +67,11 @@ void Front::handle(Conn& c, HttpRequest req) {
                           (metrics_path && !cfg_.admin_token.empty());
   if (needs_auth && auth_throttle_.refused(c.peer, now_ms())) {
     metrics_.limit_hit("auth_failures_per_minute");
+    const int64_t retry_s = auth_throttle_.retry_after_s(c.peer, now_ms());
     return respond(c.id, 429,
                    error_json("auth_throttled",
-                              fmt::format("too many failed authentications from {}; retry after {} s", c.peer,
-                                          auth_throttle_.retry_after_s(c.peer, now_ms()))),
-                   false, fmt::format("Retry-After: {}\r\n", auth_throttle_.retry_after_s(c.peer, now_ms())));
+                              fmt::format("too many failed authentications from {}; retry after {} s", c.peer, retry_s)),
+                   false, fmt::format("Retry-After: {}\r\n", retry_s));
   }
   const auto token = bearer_token(req.authorization);
   // Constant time (secret_equals), so a token cannot be guessed byte by byte from timing.

@@ -20,7 +20,7 @@ bool AuthThrottle::refused(std::string_view source, int64_t now_ms) {
   if (it->second.failures < cfg_.max_failures) return false;
   ++refused_total_;
   ++refused_since_log_;
-  if (refused_sources_since_log_.size() < cfg_.max_sources) refused_sources_since_log_[std::string(source)] = true;
+  if (refused_sources_since_log_.size() < cfg_.max_sources) refused_sources_since_log_.emplace(source);
   return true;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace ringpost::engine {
 
@@ -50,7 +51,7 @@ class AuthThrottle {
   std::unordered_map<std::string, Window> by_source_;
   uint64_t failures_total_ = 0, refused_total_ = 0;
   uint64_t refused_since_log_ = 0;
-  std::unordered_map<std::string, bool> refused_sources_since_log_;  // bounded like by_source_
+  std::unordered_set<std::string> refused_sources_since_log_;  // bounded like by_source_
   int64_t last_log_ms_ = INT64_MIN / 2;
 };
 
