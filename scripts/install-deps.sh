@@ -20,6 +20,7 @@ server=(
 tests=(
   git libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-aiosmtpd curl openssl
+  ca-certificates   # OpenSMTPD's TLS (interop tests) opens the system CA bundle at start-up
   knot bc
   python3-dkim libmail-dkim-perl libcryptx-perl
   python3-jsonschema
