@@ -40,6 +40,7 @@ BodyScan scan_body(std::string_view message) {
   std::size_t next_lf = find_from(data, n, 0, '\n');
   std::size_t pos = 0;
   std::size_t line = 0;
+  bool in_header = scan.eight_bit;  // a 7-bit message has no 8-bit header: skip the search
   while (pos < n) {
     ++line;
     if (next_cr < pos) next_cr = find_from(data, n, pos, '\r');
@@ -47,6 +48,10 @@ BodyScan scan_body(std::string_view message) {
     const std::size_t eol = std::min(next_cr, next_lf);
     const std::size_t octets = eol - pos;
     scan.wire_size += octets + 2;
+    if (in_header && octets == 0) {  // the empty line ending the header section
+      scan.header_eight_bit = has_high_bit(message.substr(0, pos));
+      in_header = false;
+    }
     if (octets > kMaxBodyLine && scan.long_line == 0) {
       scan.long_line = line;
       scan.long_line_octets = octets;

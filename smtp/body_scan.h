@@ -19,6 +19,9 @@ struct BodyScan {
   // and exactly what crlf_normalize_append() writes.
   std::size_t wire_size = 0;
   bool eight_bit = false;             // some byte >= 0x80
+  // A byte >= 0x80 before the first empty line: a UTF-8 header section (RFC 6532), which needs
+  // SMTPUTF8. False when there is no empty line at all (no header section to judge).
+  bool header_eight_bit = false;
   std::size_t long_line = 0;          // 1-based number of the first line over kMaxBodyLine; 0 = none
   std::size_t long_line_octets = 0;   // that line's length without its line end
 };

@@ -8,28 +8,6 @@
 #include "smtp/envelope_params.h"
 
 namespace ringpost::smtp {
-namespace {
-
-// RFC 6532: UTF-8 in the header section (a raw message's, unencoded) is only legal over
-// SMTPUTF8, like a non-ASCII address. The header section ends at the first empty line.
-bool header_section_is_8bit(std::string_view body) {
-  // The header section is what precedes the first empty line; a body without one (no header
-  // section at all, as some tests and raw clients send) has none to judge.
-  std::size_t end = std::string_view::npos;
-  if (body.starts_with("\r\n") || body.starts_with("\n")) return false;
-  for (std::size_t i = body.find('\n'); i != std::string_view::npos; i = body.find('\n', i + 1)) {
-    if (i + 1 < body.size() && (body[i + 1] == '\n' || (body[i + 1] == '\r' && i + 2 < body.size() && body[i + 2] == '\n'))) {
-      end = i;
-      break;
-    }
-  }
-  if (end == std::string_view::npos) return false;
-  for (std::size_t i = 0; i < end; ++i)
-    if (static_cast<unsigned char>(body[i]) >= 0x80) return true;
-  return false;
-}
-
-}  // namespace
 
 EnvelopeCheck check_envelope(const Envelope& env, const Capabilities& caps, std::string_view server_name) {
   EnvelopeCheck check;
@@ -60,7 +38,9 @@ EnvelopeCheck check_envelope(const Envelope& env, const Capabilities& caps, std:
   if (!any) return check;
 
   check.body = scan_body(env.body ? std::string_view(*env.body) : std::string_view());
-  non_ascii = non_ascii || (env.body && header_section_is_8bit(*env.body));
+  // RFC 6532: UTF-8 in the header section (a raw message's, unencoded) is only legal over
+  // SMTPUTF8, like a non-ASCII address.
+  non_ascii = non_ascii || check.body.header_eight_bit;
   if (check.body.long_line != 0) {
     // Folding the line would change the message (and break its DKIM signature); a server may
     // truncate or refuse it, so it is not sent at all.

@@ -93,3 +93,20 @@ TEST(CrlfNormalize, NoStuffingNoTerminator) {
 
 }  // namespace
 }  // namespace ringpost::smtp
+
+namespace ringpost::smtp {
+namespace {
+
+// RFC 6532: only 8-bit octets before the first empty line make a UTF-8 header section.
+TEST(BodyScan, HeaderEightBitIsJudgedUpToTheFirstEmptyLine) {
+  EXPECT_TRUE(scan_body("Subject: Gr\xc3\xbc\xc3\x9f" "e\r\n\r\nbody\r\n").header_eight_bit);
+  EXPECT_TRUE(scan_body("Subject: \xc3\xbc\n\nbody").header_eight_bit);
+  EXPECT_FALSE(scan_body("Subject: x\r\n\r\nbody \xc3\xbc\r\n").header_eight_bit);
+  EXPECT_TRUE(scan_body("Subject: x\r\n\r\nbody \xc3\xbc\r\n").eight_bit);
+  EXPECT_FALSE(scan_body("\r\n\xc3\xbc body without headers\r\n").header_eight_bit);
+  EXPECT_FALSE(scan_body("no empty line \xc3\xbc\r\nat all\r\n").header_eight_bit);
+  EXPECT_FALSE(scan_body("Subject: x\r\n\r\nbody\r\n").header_eight_bit);
+}
+
+}  // namespace
+}  // namespace ringpost::smtp
