@@ -1,7 +1,5 @@
-// The two error categories of sign_error.h.
+// The error category of sign_error.h.
 #include "dkim/sign_error.h"
-
-#include "dkim/opendkim.h"
 
 namespace ringpost::dkim {
 namespace {
@@ -14,17 +12,9 @@ class DkimCategory : public std::error_category {
       case SignErrc::malformed_message: return "malformed message";
       case SignErrc::no_from_field: return "no From header field";
       case SignErrc::no_entries: return "no DKIM key to sign with";
+      case SignErrc::crypto_failed: return "the signature could not be made";
     }
     return "unknown dkim error";
-  }
-};
-
-class OpendkimCategory : public std::error_category {
- public:
-  const char* name() const noexcept override { return "opendkim"; }
-  std::string message(int ev) const override {
-    const char* s = dkim_getresultstr(static_cast<DKIM_STAT>(ev));
-    return s ? s : "unknown libopendkim status";
   }
 };
 
@@ -32,11 +22,6 @@ class OpendkimCategory : public std::error_category {
 
 const std::error_category& dkim_category() {
   static const DkimCategory c;
-  return c;
-}
-
-const std::error_category& opendkim_category() {
-  static const OpendkimCategory c;
   return c;
 }
 

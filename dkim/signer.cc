@@ -1,48 +1,21 @@
-// libopendkim driven the way RFC 6376 §5 describes the signer: header fields one at a time
-// (dkim_header), end of header (dkim_eoh), the body (dkim_body), end of message (dkim_eom), then
-// the signature field (dkim_getsighdr_d). One DKIM handle per entry, freed before the next; the
-// library handles live as long as the Signer, on the one thread that uses it.
+// RFC 6376 §5 step by step: body hash (§3.7 step 1, shared by the signatures of one message
+// per canonicalization), the selected header fields canonicalized, the signature field itself
+// with an empty b= (§3.7 step 2), SHA-256 over that, then the signature: RSASSA-PKCS1-v1_5 of
+// the digest (RFC 8017 §8.2), or Ed25519 (PureEdDSA) of the digest (RFC 8463 §3).
 #include "dkim/signer.h"
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
 
-#include <memory>
-#include <vector>
-
-#include "dkim/message_view.h"
-#include "dkim/opendkim.h"
+#include "dkim/header_canon.h"
+#include "dkim/signature_field.h"
 #include "dkim/signing_key.h"
 
 namespace ringpost::dkim {
 namespace {
-
-constexpr std::string_view kFieldName = "DKIM-Signature: ";
-
-struct DkimFree {
-  void operator()(DKIM* d) const { dkim_free(d); }
-};
-using DkimPtr = std::unique_ptr<DKIM, DkimFree>;
-
-dkim_canon_t to_opendkim(Canon c) { return c == Canon::relaxed ? DKIM_CANON_RELAXED : DKIM_CANON_SIMPLE; }
-
-dkim_alg_t to_opendkim(Algorithm a) {
-  return a == Algorithm::rsa_sha256 ? DKIM_SIGN_RSASHA256 : DKIM_SIGN_ED25519SHA256;
-}
-
-// NULL-terminated array of C strings over `names`, as libopendkim's header lists are.
-std::vector<const char*> c_list(const std::vector<std::string>& names) {
-  std::vector<const char*> out;
-  out.reserve(names.size() + 1);
-  for (const std::string& n : names) out.push_back(n.c_str());
-  out.push_back(nullptr);
-  return out;
-}
-
-SignError library_error(DKIM* dkim, DKIM_STAT stat, std::string_view step) {
-  const char* why = dkim ? dkim_geterror(dkim) : nullptr;
-  return SignError{opendkim_error(stat), fmt::format("{}{}{}", step, why && *why ? ": " : "", why ? why : "")};
-}
 
 bool has_from(const MessageView& view) {
   for (std::string_view f : view.fields) {
@@ -53,41 +26,69 @@ bool has_from(const MessageView& view) {
   return false;
 }
 
-// Non-const pointers for a C API that takes u_char* but only reads (libopendkim copies header
-// fields and hashes body bytes without writing to them).
-u_char* bytes(std::string_view s) { return reinterpret_cast<u_char*>(const_cast<char*>(s.data())); }
-const u_char* cstr(const std::string& s) { return reinterpret_cast<const u_char*>(s.c_str()); }
+std::string openssl_errors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "no detail from OpenSSL" : out;
+}
+
+SignError crypto_error(std::string_view step) {
+  return SignError{SignErrc::crypto_failed, fmt::format("{}: {}", step, openssl_errors())};
+}
 
 }  // namespace
+
+// One thread's operation state for one key. RSA: an EVP_PKEY_CTX set up once for PKCS#1 v1.5
+// with SHA-256 and reused for every signature (EVP_PKEY_sign may be called repeatedly after
+// one init). Ed25519: a DigestSign context initialized once and copied per signature, since a
+// one-shot EVP_DigestSign finishes its context and a copy costs less than a new init.
+struct Signer::KeyContext {
+  std::shared_ptr<const SigningKey> key;  // keeps the key, hence the map's pointer, valid
+  EVP_PKEY_CTX* rsa = nullptr;
+  EVP_MD_CTX* ed_template = nullptr;
+  EVP_MD_CTX* ed_work = nullptr;
+  ~KeyContext() {
+    EVP_PKEY_CTX_free(rsa);
+    EVP_MD_CTX_free(ed_template);
+    EVP_MD_CTX_free(ed_work);
+  }
+};
 
 Signer::Signer() = default;
 Signer::~Signer() = default;
 
-void Signer::LibClose::operator()(dkim_lib* lib) const { dkim_close(lib); }
+Signer::KeyContext* Signer::context_for(const std::shared_ptr<const SigningKey>& key) {
+  if (auto it = contexts_.find(key.get()); it != contexts_.end()) return it->second.get();
+  // Bounded: keys only change on reload; a long-lived Signer that saw many simply starts over.
+  if (contexts_.size() >= 256) contexts_.clear();
+  auto c = std::make_unique<KeyContext>();
+  c->key = key;
+  EVP_PKEY* pkey = key->pkey.get();
+  if (!pkey) return nullptr;
+  if (key->algorithm == Algorithm::rsa_sha256) {
+    c->rsa = EVP_PKEY_CTX_new(pkey, nullptr);
+    if (!c->rsa || EVP_PKEY_sign_init(c->rsa) != 1 || EVP_PKEY_CTX_set_rsa_padding(c->rsa, RSA_PKCS1_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_signature_md(c->rsa, EVP_sha256()) != 1)
+      return nullptr;
+  } else {
+    c->ed_template = EVP_MD_CTX_new();
+    c->ed_work = EVP_MD_CTX_new();
+    if (!c->ed_template || !c->ed_work || EVP_DigestSignInit(c->ed_template, nullptr, nullptr, nullptr, pkey) != 1)
+      return nullptr;
+  }
+  return contexts_.emplace(key.get(), std::move(c)).first->second.get();
+}
 
-tl::expected<dkim_lib*, SignError> Signer::lib_for(const SignEntry& e) {
-  std::string key;
-  for (const std::string& h : e.headers) key.append(h).push_back(':');
-  key.push_back('|');
-  for (const std::string& h : e.oversign) key.append(h).push_back(':');
-  if (auto it = libs_.find(key); it != libs_.end()) return it->second.get();
-  // Bounded: configurations only change on reload; a long-lived Signer that saw many simply
-  // starts over.
-  if (libs_.size() >= 64) libs_.clear();
-  LibPtr lib(dkim_init(nullptr, nullptr));
-  if (!lib) return tl::make_unexpected(SignError{opendkim_error(DKIM_STAT_NORESOURCE), "dkim_init"});
-  std::vector<const char*> headers = c_list(e.headers);
-  std::vector<const char*> oversign = c_list(e.oversign);
-  const char** headers_ptr = headers.data();
-  const char** oversign_ptr = oversign.data();
-  // Both lists are copied (and compiled) by libopendkim; the pointers need not outlive the call.
-  if (DKIM_STAT st = dkim_options(lib.get(), DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, headers_ptr, sizeof headers_ptr);
-      st != DKIM_STAT_OK)
-    return tl::make_unexpected(library_error(nullptr, st, "setting the signed headers"));
-  if (DKIM_STAT st = dkim_options(lib.get(), DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS, oversign_ptr, sizeof oversign_ptr);
-      st != DKIM_STAT_OK)
-    return tl::make_unexpected(library_error(nullptr, st, "setting the over-signed headers"));
-  return libs_.emplace(std::move(key), std::move(lib)).first->second.get();
+BodyHashes Signer::hash_body(std::string_view body, std::span<const SignEntry> entries,
+                             const std::function<void(std::string_view)>& also) {
+  bool simple = false, relaxed = false;
+  for (const SignEntry& e : entries) (e.canon.body == Canon::relaxed ? relaxed : simple) = true;
+  return body_hasher_.hash(body, simple, relaxed, also);
 }
 
 tl::expected<std::string, SignError> Signer::sign(std::string_view message, std::span<const SignEntry> entries,
@@ -98,70 +99,58 @@ tl::expected<std::string, SignError> Signer::sign(std::string_view message, std:
 }
 
 tl::expected<std::string, SignError> Signer::sign(const MessageView& view, std::span<const SignEntry> entries,
-                                                  int64_t now_unix_seconds) {
+                                                  int64_t now_unix_seconds, const BodyHashes* body) {
   if (entries.empty()) return tl::make_unexpected(SignError{SignErrc::no_entries, {}});
   if (!has_from(view)) return tl::make_unexpected(SignError{SignErrc::no_from_field, {}});
-
+  BodyHashes computed;
+  bool complete = body != nullptr;
+  for (const SignEntry& e : entries) complete = complete && body->of(e.canon.body).has_value();
+  if (!complete) {
+    computed = hash_body(view.body, entries);
+    body = &computed;
+  }
   std::string out;
-  out.reserve(entries.size() * 512);
+  out.reserve(entries.size() * 600);
   for (const SignEntry& e : entries) {
-    auto lib = lib_for(e);
-    if (!lib) return tl::make_unexpected(lib.error());
-    // t= comes from the caller's clock, not libopendkim's time(): a library-wide option,
-    // hence one thread per Signer.
-    uint64_t when = static_cast<uint64_t>(now_unix_seconds);
-    if (DKIM_STAT st = dkim_options(*lib, DKIM_OP_SETOPT, DKIM_OPTS_FIXEDTIME, &when, sizeof when); st != DKIM_STAT_OK)
-      return tl::make_unexpected(library_error(nullptr, st, "setting the signing time"));
-
-    DKIM_STAT st = DKIM_STAT_OK;
-    DkimPtr dkim(dkim_sign(*lib, reinterpret_cast<const u_char*>("ringpost"), nullptr,
-                           reinterpret_cast<dkim_sigkey_t>(const_cast<char*>(e.key->private_pem.c_str())),
-                           cstr(e.selector), cstr(e.domain), to_opendkim(e.canon.header), to_opendkim(e.canon.body),
-                           to_opendkim(e.key->algorithm), -1, &st));
-    if (!dkim) return tl::make_unexpected(library_error(nullptr, st, "dkim_sign"));
-    // libopendkim 2.11.0~beta2 hashes an Ed25519 signature field folded as if its b= were
-    // empty ("h=...; b=" on one line) but writes it with b= folded onto a line of its own, so
-    // with simple header canonicalization (RFC 6376 §3.4.1: folding counts) every Ed25519
-    // signature failed to verify. RSA is folded the same both times. A margin of 0 turns
-    // folding off in both places: one long line, well under RFC 5322's 998 octets.
-    if (e.key->algorithm == Algorithm::ed25519_sha256 && e.canon.header == Canon::simple)
-      if (st = dkim_set_margin(dkim.get(), 0); st != DKIM_STAT_OK)
-        return tl::make_unexpected(library_error(dkim.get(), st, "dkim_set_margin"));
-    for (std::string_view field : view.fields)
-      if (st = dkim_header(dkim.get(), bytes(field), field.size()); st != DKIM_STAT_OK)
-        return tl::make_unexpected(library_error(dkim.get(), st, "dkim_header"));
-    if (st = dkim_eoh(dkim.get()); st != DKIM_STAT_OK)
-      return tl::make_unexpected(library_error(dkim.get(), st, "dkim_eoh"));
-    if (!view.body.empty())
-      if (st = dkim_body(dkim.get(), bytes(view.body), view.body.size()); st != DKIM_STAT_OK)
-        return tl::make_unexpected(library_error(dkim.get(), st, "dkim_body"));
-    // A body without a final CRLF reaches the receiver with one (the DATA writer adds it
-    // before the final ".", RFC 5321 §4.1.1.4), and both body canonicalizations add it anyway
-    // (RFC 6376 §3.4.3, §3.4.4); libopendkim instead refuses such a body at dkim_eom.
-    if (!view.body.empty() && !view.body.ends_with("\r\n"))
-      if (st = dkim_body(dkim.get(), bytes("\r\n"), 2); st != DKIM_STAT_OK)
-        return tl::make_unexpected(library_error(dkim.get(), st, "dkim_body"));
-    bool testkey = false;
-    if (st = dkim_eom(dkim.get(), &testkey); st != DKIM_STAT_OK)
-      return tl::make_unexpected(library_error(dkim.get(), st, "dkim_eom"));
-    u_char* value = nullptr;
-    std::size_t len = 0;
-    // `initial` is the width already used on the first line by the field name, so the value
-    // is folded to stay within the margin; the folds are CRLF + TAB.
-    if (st = dkim_getsighdr_d(dkim.get(), kFieldName.size(), &value, &len); st != DKIM_STAT_OK)
-      return tl::make_unexpected(library_error(dkim.get(), st, "dkim_getsighdr_d"));
-    out += kFieldName;
-    out.append(reinterpret_cast<const char*>(value), len);
-    out += "\r\n";
+    auto field = sign_one(view, e, *body->of(e.canon.body), now_unix_seconds);
+    if (!field) return tl::make_unexpected(field.error());
+    out += *field;
   }
   return out;
 }
 
-std::string library_version() {
-  const uint32_t v = dkim_libversion();  // 0xMMmmpp00
-  return fmt::format("libopendkim {}.{}.{} with {}", v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff,
-                     OpenSSL_version(OPENSSL_VERSION));
+tl::expected<std::string, SignError> Signer::sign_one(const MessageView& view, const SignEntry& e,
+                                                      const Digest& body_hash, int64_t now_unix_seconds) {
+  const HeaderSelection sel = select_headers(view, e);
+  const std::string bh = base64(body_hash.data(), body_hash.size());
+  std::string field = signature_prefix(SignatureTags{e.key->algorithm, e.canon, e.domain, e.selector,
+                                                     now_unix_seconds, bh, sel.names});
+  header_data_.clear();
+  for (std::string_view f : sel.fields) append_canonical_field(header_data_, f, e.canon.header);
+  // The signature field last, canonicalized the same way, without its final CRLF (§3.7).
+  append_canonical_field(header_data_, field, e.canon.header);
+  header_data_.resize(header_data_.size() - 2);
+  header_hash_.reset();
+  header_hash_.update(header_data_);
+  const Digest digest = header_hash_.final();
+
+  KeyContext* ctx = context_for(e.key);
+  if (!ctx) return tl::make_unexpected(crypto_error("setting up the key"));
+  unsigned char sig[1024];  // RSA-4096 (the largest key accepted) is 512 bytes; Ed25519 64
+  std::size_t len = sizeof sig;
+  if (ctx->rsa) {
+    if (EVP_PKEY_sign(ctx->rsa, sig, &len, digest.data(), digest.size()) != 1)
+      return tl::make_unexpected(crypto_error("RSA signature"));
+  } else {
+    if (EVP_MD_CTX_copy_ex(ctx->ed_work, ctx->ed_template) != 1 ||
+        EVP_DigestSign(ctx->ed_work, sig, &len, digest.data(), digest.size()) != 1)
+      return tl::make_unexpected(crypto_error("Ed25519 signature"));
+  }
+  append_b(field, base64(sig, len));
+  return field;
 }
+
+std::string library_version() { return OpenSSL_version(OPENSSL_VERSION); }
 
 tl::expected<std::string, SignError> sign(std::string_view message, std::span<const SignEntry> entries,
                                           int64_t now_unix_seconds) {

@@ -1,16 +1,20 @@
-// A DKIM private key, read and checked once when the config is loaded (never per message), and
-// the public half in the form DNS publishes it. Immutable after loading; shared read-only by
-// whichever thread signs. RFC 6376 §3.6.1 (p= for RSA: base64 of the DER SubjectPublicKeyInfo),
+// A DKIM private key, read, checked and parsed once when the config is loaded (never per
+// message), and the public half in the form DNS publishes it. Immutable after loading; shared
+// read-only by every signing thread (an OpenSSL 3 EVP_PKEY may be used for signing from several
+// threads at once; each thread keeps its own operation context, dkim/signer.cc). RFC 6376 §3.6.1 (p= for RSA: base64 of the DER SubjectPublicKeyInfo),
 // RFC 8463 §4 (p= for Ed25519: base64 of the raw 32-byte public key), RFC 8301 §3.2 (RSA
 // signers MUST use at least 1024 bits).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include <tl/expected.hpp>
 
 #include "dkim/sign_entry.h"
+
+struct evp_pkey_st;  // OpenSSL's EVP_PKEY, kept out of this header
 
 namespace ringpost::dkim {
 
@@ -20,7 +24,10 @@ inline constexpr unsigned kMaxRsaBits = 4096;  // a DNS TXT record with more is 
 struct SigningKey {
   Algorithm algorithm = Algorithm::rsa_sha256;
   unsigned bits = 0;            // RSA modulus size; 256 for Ed25519
-  std::string private_pem;      // what libopendkim is handed: PEM, PKCS#8 or traditional
+  std::string private_pem;      // as read: PEM, PKCS#8 or traditional (for tools and tests)
+  // The parsed key, with its first use (RSA: Montgomery contexts, blinding) already paid by a
+  // signature at load time.
+  std::shared_ptr<evp_pkey_st> pkey;
   std::string public_key_b64;   // the p= value
 };
 

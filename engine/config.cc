@@ -494,7 +494,7 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
   if (auto r = rd.check_known(root, "", {"server", "dns", "spool", "defaults", "domains", "dkim", "rules", "keys", "webhooks", "api", "log", "limits", "delivery"}); !r) return tl::make_unexpected(r.error());
 
   if (const toml::table* s = root["server"].as_table()) {
-    if (auto r = rd.check_known(*s, "server", {"http_listen", "threads", "signing_threads", "spool_dir", "hostname", "max_request_bytes", "require_dkim", "admin_token", "request_timeout", "drain_timeout", "metrics_top_sites"}); !r)
+    if (auto r = rd.check_known(*s, "server", {"http_listen", "threads", "signing_threads", "signing_queue_messages", "signing_queue_bytes", "spool_dir", "hostname", "max_request_bytes", "require_dkim", "admin_token", "request_timeout", "drain_timeout", "metrics_top_sites"}); !r)
       return tl::make_unexpected(r.error());
     if (auto r = rd.read_bool(*s, "server", "require_dkim", cfg.require_dkim); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_string(*s, "server", "http_listen", cfg.http_listen); !r) return tl::make_unexpected(r.error());
@@ -502,6 +502,10 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
       return tl::make_unexpected(fmt::format("{}: {}", rd.where(*s->get("http_listen"), "server.http_listen"), hp.error()));
     if (auto r = rd.read_uint(*s, "server", "threads", cfg.threads, 0, 1024); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_uint(*s, "server", "signing_threads", cfg.signing_threads, 0, 1024); !r)
+      return tl::make_unexpected(r.error());
+    if (auto r = rd.read_uint(*s, "server", "signing_queue_messages", cfg.signing_queue_messages, 1, 100000000); !r)
+      return tl::make_unexpected(r.error());
+    if (auto r = rd.read_uint(*s, "server", "signing_queue_bytes", cfg.signing_queue_bytes, 1024, int64_t(1) << 40); !r)
       return tl::make_unexpected(r.error());
     if (auto r = rd.read_string(*s, "server", "spool_dir", cfg.spool_dir); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_string(*s, "server", "admin_token", cfg.admin_token); !r) return tl::make_unexpected(r.error());

@@ -210,6 +210,11 @@ struct Config {
   uint32_t threads = 0;  // 0 = one shard per core
   // DKIM signing workers (started only when a DKIM key is configured); 0 = one per core.
   uint32_t signing_threads = 0;
+  // Work handed to the signing workers and not yet signed (docs/dkim.md "Backpressure"): at
+  // either bound, further submit requests wait unread until it falls below (the queue may pass
+  // a bound by the one request admitted under it).
+  uint64_t signing_queue_messages = 10000;
+  uint64_t signing_queue_bytes = 256ull << 20;
   std::string spool_dir = "./var/spool";
   std::string hostname = "mta.example.test";
   // Unless the file sets it: request_bytes_for(api.max_message_bytes), so a message at the

@@ -2,6 +2,7 @@
 #include "engine/dkim_policy.h"
 
 #include <fmt/format.h>
+#include <zlib.h>
 
 #include "dkim/message_view.h"
 #include "engine/api_keys.h"
@@ -23,11 +24,11 @@ std::string RequestField::path() const {
   return fmt::format("{}{}", batch ? fmt::format("messages[{}].", index) : "", raw ? "raw" : "from");
 }
 
-tl::expected<void, api::ApiError> sign_at_acceptance(dkim::Signer& signer, const DkimPolicy& policy,
+tl::expected<std::optional<uint32_t>, api::ApiError> sign_at_acceptance(dkim::Signer& signer, const DkimPolicy& policy,
                                                      std::string& message, int64_t now_unix_seconds,
                                                      const RequestField& field,
                                                      const std::vector<std::string>& allowed_from) {
-  if (policy.keys.empty() && !policy.require) return {};  // nothing configured: no parsing at all
+  if (policy.keys.empty() && !policy.require) return std::nullopt;  // nothing configured: no parsing at all
   auto view = dkim::split_message(message);
   // Not knowing the From domain of a malformed header section, it might be a configured one:
   // refuse rather than risk sending it unsigned.
@@ -48,7 +49,7 @@ tl::expected<void, api::ApiError> sign_at_acceptance(dkim::Signer& signer, const
     entries = permitted;
   }
   if (entries.empty()) {
-    if (!policy.require) return {};
+    if (!policy.require) return std::nullopt;
     return tl::make_unexpected(api::ApiError{
         422, "dkim_required",
         domain ? fmt::format("the From domain '{}' has no DKIM key and server.require_dkim is set; nothing was accepted",
@@ -57,15 +58,24 @@ tl::expected<void, api::ApiError> sign_at_acceptance(dkim::Signer& signer, const
                              "nothing was accepted"),
         field.path()});
   }
-  auto signature = signer.sign(*view, entries, now_unix_seconds);
+  // One pass over the body: each block is hashed for every canonicalization the entries use
+  // and CRC'd for the spool while it is in cache.
+  const std::string_view header_section = std::string_view(message).substr(0, message.size() - view->body.size());
+  uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(header_section.data()), static_cast<uInt>(header_section.size()));
+  const dkim::BodyHashes body = signer.hash_body(view->body, entries, [&crc](std::string_view block) {
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(block.data()), static_cast<uInt>(block.size()));
+  });
+  auto signature = signer.sign(*view, entries, now_unix_seconds, &body);
   if (!signature)
     return tl::make_unexpected(api::ApiError{
         422, "dkim_signing_failed",
         fmt::format("the message could not be DKIM-signed for '{}': {}; nothing was accepted", *domain,
                     signature.error().message()),
         field.path()});
+  const uLong sig_crc = crc32(0L, reinterpret_cast<const Bytef*>(signature->data()), static_cast<uInt>(signature->size()));
+  crc = crc32_combine(sig_crc, crc, static_cast<z_off_t>(message.size()));
   message.insert(0, *signature);
-  return {};
+  return static_cast<uint32_t>(crc);
 }
 
 }  // namespace ringpost::engine

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,10 @@ struct RequestField {
 // `allowed_from` (the submitting key's; empty = any) sign: a key never gets another tenant's
 // signature, even if a From domain slipped past the submit check. Runs on a signing worker
 // (SigningPool) with that worker's own Signer.
-tl::expected<void, api::ApiError> sign_at_acceptance(dkim::Signer& signer, const DkimPolicy& policy,
+// When it signs, it returns the zlib crc32 of the signed message, computed in the pass that
+// hashes the body (the spool record uses it instead of reading the body again); nothing when
+// the message is left as it was.
+tl::expected<std::optional<uint32_t>, api::ApiError> sign_at_acceptance(dkim::Signer& signer, const DkimPolicy& policy,
                                                      std::string& message, int64_t now_unix_seconds,
                                                      const RequestField& field,
                                                      const std::vector<std::string>& allowed_from = {});

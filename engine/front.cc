@@ -209,6 +209,7 @@ void Front::process(Conn& c) {
     c.request_started_ms = 0;
     if (!c.in.empty()) note_request_started(c, now_ms());  // bytes left over begin the next one
     if (!req.keep_alive) c.close_after = true;
+    if (park_if_signing_full(c, req)) break;
     handle(c, std::move(req));
   }
 }

@@ -34,6 +34,7 @@
 #include "engine/mailbox.h"
 #include "engine/ring.h"
 #include "engine/security/auth_throttle.h"
+#include "engine/signing_backlog.h"
 #include "engine/signing_pool.h"
 #include "engine/spool_writer.h"
 #include "engine/status_store.h"
@@ -112,6 +113,7 @@ class Front {
     int64_t now_ms = 0;
     std::vector<std::shared_ptr<SpooledMessage>> msgs;
     std::vector<std::shared_ptr<const std::string>> bodies;  // parallel to msgs, once rendered (and signed)
+    std::vector<std::optional<uint32_t>> body_crcs;  // parallel to bodies when signed: crc32 from the signer's pass
     std::string owner;  // the API key's name; empty without keys
     IdempotencyContext idem;
     std::vector<std::string> tags;      // per message: a JSON object's text, or empty
@@ -120,6 +122,9 @@ class Front {
   };
   void accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool batch);
   void on_signed();
+  // Submits wait (unread) while the signing backlog is at a bound: backpressure, not growth.
+  bool park_if_signing_full(Conn& c, HttpRequest& req);
+  void resume_parked();
   void spool_and_answer(PendingAccept p);
   void dispatch(const std::shared_ptr<const SpooledMessage>& msg, const std::vector<queue::Recipient>& states,
                 std::shared_ptr<const std::string> body);
@@ -248,7 +253,10 @@ class Front {
   std::unique_ptr<SigningPool> signing_;  // started on the first message that needs DKIM
   std::unordered_map<uint64_t, PendingAccept> awaiting_signature_;  // key: SignJob::tag
   uint64_t next_sign_tag_ = 1;
-  std::size_t messages_awaiting_signature_ = 0;
+  SigningBacklog signing_backlog_{cfg_.signing_queue_messages, cfg_.signing_queue_bytes};
+  // Connections whose submit request waits for the backlog to fall under its bounds, oldest
+  // first (their request is in Conn::parked). At most one per connection.
+  std::deque<uint64_t> parked_;
   std::vector<std::unique_ptr<SignJob>> signed_batch_;
   FrontMetrics metrics_{cfg_.metrics_top_sites};  // GET /metrics (docs/metrics.md)
 };
@@ -278,6 +286,7 @@ struct Front::Conn {
   std::string extra_headers;  // for every response to the current request (RateLimit-*)
   std::optional<ApiKey> key;  // the current request's key
   Front::IdempotencyContext idem;  // the current request's Idempotency-Key, until accepted
+  std::optional<HttpRequest> parked;  // a submit waiting for the signing backlog (busy meanwhile)
   std::string sending;  // the buffer the kernel is reading now
   std::size_t sent = 0;
   bool busy = false;          // a request is waiting (spool commit); later ones wait behind it

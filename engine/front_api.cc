@@ -185,7 +185,7 @@ void Front::accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool 
     for (std::size_t i = 0; i < msgs.size(); ++i)
       if (auto refusal = sender_refusal(*c.key, msgs[i], batch, i))
         return drop_idempotency(c.idem), respond(c.id, 403, api::to_json(*refusal));
-  PendingAccept p{c.id, batch, now, {}, {}, c.key ? c.key->name : std::string(), std::move(c.idem), {}, {}};
+  PendingAccept p{c.id, batch, now, {}, {}, {}, c.key ? c.key->name : std::string(), std::move(c.idem), {}, {}};
   p.request_complete_ns = c.request_complete_ns;
   p.msgs.reserve(msgs.size());
   const bool sign = !dkim_->keys.empty() || dkim_->require;
@@ -220,7 +220,7 @@ void Front::accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool 
     p.tags.push_back(std::move(tags));
     p.metadata.push_back(m.metadata.value_or(std::string()));
     if (sign)
-      job->items.push_back(SignItem{std::move(body), RequestField{batch, i, m.raw.has_value()}, std::nullopt});
+      job->items.push_back(SignItem{std::move(body), RequestField{batch, i, m.raw.has_value()}, std::nullopt, std::nullopt});
     else
       p.bodies.push_back(std::make_shared<const std::string>(std::move(body)));
     p.msgs.push_back(std::move(s));
@@ -235,7 +235,8 @@ void Front::accept_messages(Conn& c, std::vector<api::SubmitMessage> msgs, bool 
   }
   c.busy = true;
   job->tag = next_sign_tag_++;
-  messages_awaiting_signature_ += p.msgs.size();
+  for (const SignItem& item : job->items) job->bytes += item.message.size();
+  signing_backlog_.add(job->items.size(), job->bytes);
   awaiting_signature_.emplace(job->tag, std::move(p));
   signing_->submit(std::move(job));
 }
@@ -248,7 +249,7 @@ void Front::on_signed() {
       if (it == awaiting_signature_.end()) continue;
       PendingAccept p = std::move(it->second);
       awaiting_signature_.erase(it);
-      messages_awaiting_signature_ -= p.msgs.size();
+      signing_backlog_.remove(job->items.size(), job->bytes);
       const uint64_t conn_id = p.conn_id;
       if (auto c = conns_.find(conn_id); c != conns_.end()) c->second->busy = false;
       // A refusal refuses the whole request (a batch is all or nothing), naming the first item.
@@ -257,14 +258,44 @@ void Front::on_signed() {
         drop_idempotency(p.idem);
         respond(conn_id, failed->error->http_status, api::to_json(*failed->error));
       } else {
-        for (std::size_t i = 0; i < p.msgs.size(); ++i)
+        for (std::size_t i = 0; i < p.msgs.size(); ++i) {
           p.bodies.push_back(std::make_shared<const std::string>(std::move(job->items[i].message)));
+          p.body_crcs.push_back(job->items[i].crc);
+        }
         spool_and_answer(std::move(p));
       }
       // Requests pipelined behind this one, unless it now waits for the spool.
       if (auto c = conns_.find(conn_id); c != conns_.end() && !c->second->busy) process(*c->second);
     }
     signed_batch_.clear();
+  }
+  resume_parked();
+}
+
+bool Front::park_if_signing_full(Conn& c, HttpRequest& req) {
+  if (!signing_backlog_.full() || req.method != "POST") return false;
+  std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+  if (path != "/v1/messages" && path != "/v1/messages/batch") return false;
+  metrics_.limit_hit(signing_backlog_.messages() >= cfg_.signing_queue_messages ? "signing_queue_messages"
+                                                                                : "signing_queue_bytes");
+  c.parked = std::move(req);
+  c.busy = true;
+  parked_.push_back(c.id);
+  return true;
+}
+
+void Front::resume_parked() {
+  while (!parked_.empty() && !signing_backlog_.full()) {
+    const uint64_t id = parked_.front();
+    parked_.pop_front();
+    auto it = conns_.find(id);
+    if (it == conns_.end() || !it->second->parked) continue;  // closed while waiting
+    Conn& c = *it->second;
+    HttpRequest req = std::move(*c.parked);
+    c.parked.reset();
+    c.busy = false;
+    handle(c, std::move(req));
+    if (!c.busy) process(c);
   }
 }
 
@@ -354,10 +385,11 @@ std::string Front::stats_json() const {
   }
   using S = queue::RecipientState;
   return fmt::format(
-      R"({{"messages":{},"recipients":{{"queued":{},"deferred":{},"delivered":{},"bounced":{},"expired":{}}},"connections_opened":{},"transactions":{},"sites":{},"dns_lookups":{},"shards":{},"dkim":{{"signing_threads":{},"messages_awaiting_signature":{}}},"spool":{}}})",
+      R"({{"messages":{},"recipients":{{"queued":{},"deferred":{},"delivered":{},"bounced":{},"expired":{}}},"connections_opened":{},"transactions":{},"sites":{},"dns_lookups":{},"shards":{},"dkim":{{"signing_threads":{},"messages_awaiting_signature":{},"bytes_awaiting_signature":{},"peak_messages_awaiting_signature":{},"peak_bytes_awaiting_signature":{},"requests_waiting":{}}},"spool":{}}})",
       status_.messages(), status_.count(S::queued), status_.count(S::deferred), status_.count(S::delivered),
       status_.count(S::bounced), status_.count(S::expired), opened, transactions, sites, lookups, shards_.size(),
-      signing_ ? signing_->threads() : 0, messages_awaiting_signature_, spool_stats_json());
+      signing_ ? signing_->threads() : 0, signing_backlog_.messages(), signing_backlog_.bytes(),
+      signing_backlog_.peak_messages(), signing_backlog_.peak_bytes(), parked_.size(), spool_stats_json());
 }
 
 }  // namespace ringpost::engine

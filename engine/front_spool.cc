@@ -214,7 +214,8 @@ void Front::spool_and_answer(PendingAccept p) {
   for (std::size_t i = 0; i < p.msgs.size(); ++i) {
     const auto& s = p.msgs[i];
     queue::AcceptRecord& rec = records.emplace_back(
-        queue::AcceptRecord{s->id, s->from, p.now_ms, s->recipients, *p.bodies[i], {}});
+        queue::AcceptRecord{s->id, s->from, p.now_ms, s->recipients, *p.bodies[i], {}, std::nullopt});
+    if (i < p.body_crcs.size()) rec.body_crc = p.body_crcs[i];
     if (!p.owner.empty()) rec.ext.emplace_back("owner", p.owner);
     if (!p.tags[i].empty()) rec.ext.emplace_back("tags", p.tags[i]);
     if (!p.metadata[i].empty()) rec.ext.emplace_back("metadata", p.metadata[i]);
@@ -406,7 +407,7 @@ void Front::compact_oldest() {
       return;
     }
     const queue::Message* m = status_.find(s->id);
-    queue::AcceptRecord rec{s->id, s->from, s->created_at_ms, s->recipients, body, {}};
+    queue::AcceptRecord rec{s->id, s->from, s->created_at_ms, s->recipients, body, {}, std::nullopt};
     if (m && !m->owner.empty()) rec.ext.emplace_back("owner", m->owner);  // the copy keeps its owner...
     if (m && !m->tags_json.empty()) rec.ext.emplace_back("tags", m->tags_json);  // ...tags and metadata
     if (m && !m->metadata_json.empty()) rec.ext.emplace_back("metadata", m->metadata_json);

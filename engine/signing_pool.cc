@@ -47,7 +47,9 @@ void SigningPool::work() {
     SignJob& job = *c.job;
     for (uint32_t i = c.begin; i < c.end; ++i) {
       SignItem& item = job.items[i];
-      if (auto ok = sign_at_acceptance(signer, *job.policy, item.message, job.now_unix_seconds, item.field, job.allowed_from); !ok)
+      if (auto ok = sign_at_acceptance(signer, *job.policy, item.message, job.now_unix_seconds, item.field, job.allowed_from))
+        item.crc = *ok;
+      else
         item.error = std::move(ok.error());
     }
     // acq_rel: the worker that posts the job must see every other chunk's writes.

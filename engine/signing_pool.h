@@ -30,6 +30,7 @@ struct SignItem {
   std::string message;  // signed in place (the DKIM-Signature fields are prepended)
   RequestField field;   // what an error blames
   std::optional<api::ApiError> error;
+  std::optional<uint32_t> crc;  // of the signed message, when it was signed (sign_at_acceptance)
 };
 
 struct SignJob {
@@ -40,6 +41,7 @@ struct SignJob {
   std::vector<std::string> allowed_from;
   int64_t now_unix_seconds = 0;
   std::vector<SignItem> items;
+  uint64_t bytes = 0;  // the items' message bytes when submitted (the front's backlog count)
   std::atomic<uint32_t> chunks_left{0};  // the pool's; the last chunk to finish posts the job
 };
 

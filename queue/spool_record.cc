@@ -97,8 +97,11 @@ class PayloadReader {
 
 // Writes the header with a placeholder crc, lets `body` append the payload, then patches the
 // length and crc in place. Avoids building the (possibly 64 MiB) payload in a second buffer.
+// `tail_crc`: the crc32 of the payload's last `tail_size` bytes, known already; only the bytes
+// before them are read for the record's crc.
 template <typename Fn>
-void frame(std::string& out, RecordType type, std::size_t payload_size, Fn&& body) {
+void frame(std::string& out, RecordType type, std::size_t payload_size, Fn&& body,
+           std::optional<uint32_t> tail_crc = std::nullopt, std::size_t tail_size = 0) {
   const std::size_t start = out.size();
   out.reserve(start + kRecordHeaderSize + payload_size);
   put_u32(out, kRecordMagic);
@@ -107,7 +110,13 @@ void frame(std::string& out, RecordType type, std::size_t payload_size, Fn&& bod
   put_u8(out, static_cast<uint8_t>(type));
   body();
   const std::string_view payload(out.data() + start + kRecordHeaderSize, out.size() - start - kRecordHeaderSize);
-  const uint32_t crc = record_crc(static_cast<uint8_t>(type), payload);
+  uint32_t crc = 0;
+  if (tail_crc) {
+    crc = record_crc(static_cast<uint8_t>(type), payload.substr(0, payload.size() - tail_size));
+    crc = static_cast<uint32_t>(crc32_combine(crc, *tail_crc, static_cast<z_off_t>(tail_size)));
+  } else {
+    crc = record_crc(static_cast<uint8_t>(type), payload);
+  }
   for (int i = 0; i < 4; ++i) out[start + 8 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
 }
 
@@ -144,7 +153,7 @@ bool append_accept(std::string& out, const AcceptRecord& r) {
       }
     }
     put_str(out, r.body);
-  });
+  }, r.body_crc, r.body.size());
   return true;
 }
 

@@ -14,7 +14,7 @@ server=(
   build-essential cmake ninja-build pkg-config
   liburing-dev libssl-dev libc-ares-dev libconcurrentqueue-dev libtomlplusplus-dev
   libsimdjson-dev libhttp-parser-dev libcli11-dev libfmt-dev libspdlog-dev libexpected-dev
-  libopendkim-dev libidn2-dev libre2-dev zlib1g-dev
+  libidn2-dev libre2-dev zlib1g-dev
   postfix   # the demo's sink is Postfix's smtp-sink
 )
 tests=(
@@ -23,6 +23,7 @@ tests=(
   ca-certificates   # OpenSMTPD's TLS (interop tests) opens the system CA bundle at start-up
   knot bc
   python3-dkim libmail-dkim-perl libcryptx-perl
+  libopendkim-dev   # the reference signer the DKIM tests and bench/dkim compare with (tests/dkim_oracle)
   python3-jsonschema
   python3-prometheus-client
   passwd   # groupadd/useradd for the interop daemons' users (scripts/fetch-interop-servers.sh)

@@ -289,6 +289,61 @@ TEST_F(DkimEndToEnd, LargeBatchIsSignedOffTheHttpLoopAndEveryMessageArrivesSigne
   }
 }
 
+// Backpressure: with the signing queue bounded at one message, submits from eight clients
+// wait their turn instead of piling up in memory: the backlog never holds more than the one
+// request admitted under the bound, the bound's metric counts the waits, and nothing is lost.
+TEST_F(DkimEndToEnd, FullSigningQueueMakesSubmitsWaitInsteadOfGrowing) {
+  const GeneratedKey rsa = keygen("rsa1", "rsa");
+  write_config(dkim_entry(rsa, "rsa1"), false, "signing_threads = 1\nsigning_queue_messages = 1\n");
+  start_server();
+
+  constexpr int kClients = 8, kRequests = 4, kBatch = 25;
+  std::vector<std::string> errors(kClients);
+  std::vector<int> accepted(kClients, 0);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c)
+    clients.emplace_back([&, c] {
+      RingpostApi api(http_port_);
+      for (int r = 0; r < kRequests; ++r) {
+        std::vector<it::OutgoingMessage> batch;
+        for (int i = 0; i < kBatch; ++i)
+          batch.push_back({"alice@example.test", {fmt::format("c{}r{}m{}@sink.test", c, r, i)}, "waits", "body\n"});
+        auto ids = api.submit_batch(batch);
+        if (!ids) {
+          errors[c] = ids.error();
+          return;
+        }
+        accepted[c] += static_cast<int>(ids->size());
+      }
+    });
+  for (std::thread& t : clients) t.join();
+  for (int c = 0; c < kClients; ++c) {
+    EXPECT_EQ(errors[c], "") << "client " << c;
+    EXPECT_EQ(accepted[c], kRequests * kBatch) << "client " << c;
+  }
+
+  RingpostApi api(http_port_);
+  auto stats = api.http().get("/v1/stats");
+  ASSERT_TRUE(stats) << stats.error();
+  auto number = [&](const std::string& body, const std::string& key) -> int64_t {
+    const auto at = body.find("\"" + key + "\":");
+    return at == std::string::npos ? -1 : std::stoll(body.substr(at + key.size() + 3));
+  };
+  // Admitted only while the backlog was under one message, i.e. empty: one request at a time.
+  EXPECT_EQ(number(stats->body, "peak_messages_awaiting_signature"), kBatch) << stats->body;
+  EXPECT_EQ(number(stats->body, "messages_awaiting_signature"), 0) << stats->body;
+  EXPECT_EQ(number(stats->body, "requests_waiting"), 0) << stats->body;
+  auto metrics = api.http().get("/metrics");
+  ASSERT_TRUE(metrics) << metrics.error();
+  const std::string hit = "ringpost_limit_hits_total{limit=\"signing_queue_messages\"} ";
+  const auto at = metrics->body.find(hit);
+  ASSERT_NE(at, std::string::npos) << metrics->body;
+  EXPECT_GT(std::stoll(metrics->body.substr(at + hit.size())), 0) << "no submit ever waited";
+
+  auto got = received(kClients * kRequests * kBatch);
+  EXPECT_EQ(got.size(), static_cast<std::size_t>(kClients * kRequests * kBatch)) << sink_->describe();
+}
+
 TEST_F(DkimEndToEnd, BadKeyFileStopsServeWithFileLineAndKey) {
   const auto garbage = dir_ / "garbage.pem";
   std::ofstream(garbage) << "not a key\n";

@@ -236,7 +236,7 @@ namespace {
 // Extension fields (owner, tags, ...) ride in a type-3 record; without any, the record stays a
 // plain type-1 ACCEPT, byte for byte what older builds wrote and read.
 TEST(AcceptExtensions, RoundTripAndOnlyWhenPresent) {
-  AcceptRecord r{"id-1", "a@x.test", 42, {"b@y.test"}, "Subject: s\r\n\r\nbody\r\n", {}};
+  AcceptRecord r{"id-1", "a@x.test", 42, {"b@y.test"}, "Subject: s\r\n\r\nbody\r\n", {}, std::nullopt};
   std::string plain;
   ASSERT_TRUE(append_accept(plain, r));
   EXPECT_EQ(decode_header(plain).type, static_cast<uint8_t>(RecordType::accept));
@@ -257,6 +257,26 @@ TEST(AcceptExtensions, RoundTripAndOnlyWhenPresent) {
   EXPECT_TRUE(ext.ends_with(r.body));
   // Read as the wrong type, the payload does not decode: types are not interchangeable.
   EXPECT_FALSE(decode_accept_payload(payload, RecordType::accept));
+}
+
+// A body CRC computed by whoever produced the body (the DKIM signer's pass) replaces reading
+// the body again: the record is byte for byte the one computed the long way, and the CRC given
+// is really used (a wrong one makes a record that fails its check).
+TEST(AcceptBodyCrc, GivenCrcMakesTheSameRecordAndIsUsed) {
+  std::string body = "Subject: s\r\n\r\n";
+  for (int i = 0; i < 5000; ++i) body += static_cast<char>('a' + i % 26);
+  AcceptRecord r{"id-2", "a@x.test", 7, {"b@y.test", "c@y.test"}, body, {{"owner", "k"}}, std::nullopt};
+  std::string long_way;
+  ASSERT_TRUE(append_accept(long_way, r));
+  r.body_crc = static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())));
+  std::string given;
+  ASSERT_TRUE(append_accept(given, r));
+  EXPECT_EQ(given, long_way);
+  r.body_crc = *r.body_crc ^ 1u;
+  std::string wrong;
+  ASSERT_TRUE(append_accept(wrong, r));
+  const RecordHeader h = decode_header(wrong);
+  EXPECT_NE(record_crc(h.type, std::string_view(wrong).substr(kRecordHeaderSize)), h.crc);
 }
 
 }  // namespace

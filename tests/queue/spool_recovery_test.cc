@@ -39,7 +39,7 @@ Spooled make_msg(int i, int recipients = 3) {
 }
 
 std::string accept_bytes(const Spooled& m) {
-  AcceptRecord r{m.id, m.from, m.created_at_ms, m.recipients, m.body};
+  AcceptRecord r{m.id, m.from, m.created_at_ms, m.recipients, m.body, {}, std::nullopt};
   std::string out;
   EXPECT_TRUE(append_accept(out, r));
   return out;
