@@ -35,6 +35,7 @@ TARGETS=(
   "http_request_parser_fuzz http_request_parser http_request_parser.dict"
   "submit_request_fuzz     submit_request       submit_request.dict"
   "raw_message_fuzz        raw_message          raw_message.dict"
+  "dkim_canon_fuzz         dkim_canon           -"
 )
 
 seconds=60

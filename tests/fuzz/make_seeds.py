@@ -195,8 +195,23 @@ RAW_MESSAGE = {
     "empty_entries": b"From: , a@example.test ,, ;\r\n\r\n",
 }
 
+# Whole messages: the body is checked as a body and the whole input as a message. Cases where the
+# two canonicalizations differ: WSP runs and tabs, WSP before line ends, trailing blank lines,
+# bare CR and LF, folding, a body without a final CRLF, and long runs past the 16-byte scan.
+DKIM_CANON = {
+    "plain": b"From: a@example.test\r\nSubject: hi\r\n\r\nHello,\r\nworld.\r\n",
+    "wsp_runs": b"From: a@example.test\r\n\r\na  b\t\tc   \r\n \t \r\n\tindented\r\n. dot\r\n",
+    "trailing_blank": b"From: a@example.test\r\n\r\ntext\r\n\r\n \r\n\t\r\n",
+    "bare_breaks": b"From: a@example.test\r\n\r\na \rb\n c \r \r\n",
+    "folded": b"From: \"A\"\r\n <a@example.test>\r\nSubject:   x\r\n\t y \t\r\nTO: b@x\r\nto: c@x\r\n\r\nb\r\n",
+    "no_final_crlf": b"From: a@example.test\r\n\r\nlast line  ",
+    "long_runs": b"From: a@example.test\r\n\r\n" + b"word " * 40 + b"  " + b"x" * 33 + b" " * 40 + b"\r\n",
+    "empty_body": b"From: a@example.test\r\n\r\n",
+    "eight_bit": "From: Jörg <j@example.test>\r\n\r\nGrüße \xff\r\n".encode("utf-8", "surrogateescape"),
+}
+
 SEEDS = (("session", SESSION), ("reply_parser", REPLY_PARSER), ("http_request_parser", HTTP_REQUEST_PARSER),
-         ("submit_request", SUBMIT_REQUEST), ("raw_message", RAW_MESSAGE))
+         ("submit_request", SUBMIT_REQUEST), ("raw_message", RAW_MESSAGE), ("dkim_canon", DKIM_CANON))
 for sub, seeds in SEEDS:
     os.makedirs(os.path.join(ROOT, sub), exist_ok=True)
     for name, data in seeds.items():
