@@ -14,6 +14,13 @@
 # own getrusage; the injector from bash `times`). The sink's per-interval counts become one SVG
 # per size (delivered msgs/s over time, a line per case).
 #
+# Then DKIM (issue 19): ringpost c=20 at 1, 10 and 100 KiB, without keys and with RSA-2048,
+# Ed25519 and both, between two `openssl speed` runs, so the signer's cost can be set against
+# the bare signature on this machine in this hour (the machine is shared; only same-run ratios
+# mean anything). These cases submit for a fixed time instead of a fixed N: the same script must
+# give cases of a few seconds with a signer at ~1,500 msgs/s (libopendkim's) and with one at the
+# unsigned rate, 25 times faster.
+#
 # Usage: `bash bench/compare/run.sh --help` (the usage() text below).
 set -euo pipefail
 
@@ -21,40 +28,68 @@ usage() {
   cat <<'EOF'
 Usage (root, from anywhere; builds nothing, runs ./build/engine/ringpost):
   bash bench/compare/run.sh [--quick] [N_POSTFIX] [N_FAST]
+  bash bench/compare/run.sh --dkim [--quick]
   bash bench/compare/run.sh --help
 
 ringpost end to end vs Postfix end to end vs the wire limit (smtp-source), each case into a
-fresh `ringpost sink`, on this machine.
+fresh `ringpost sink`, on this machine; then ringpost with DKIM signing against ringpost without
+it and against `openssl speed`.
 
-  (default)  the full run: 1 KiB and 10 KiB messages; cases wire, postfix c=20, postfix c=64,
-             ringpost c=20, ringpost c=64; N_POSTFIX=20000, N_FAST=50000; each case at most
-             180 s, none started after 9 min (6-8 min on 2 cores, bounded at 9.5 min).
-  --quick    a smoke run of about one minute: 1 KiB and 10 KiB; cases wire, postfix c=20 and
-             ringpost c=20 only; N_POSTFIX=2000, N_FAST=10000; each case at most 30 s, none
-             started after 60 s (bounded at 1.5 min). Too short for figures worth quoting.
+  (default)  the full run, both parts:
+             1 KiB and 10 KiB messages; cases wire, postfix c=20, postfix c=64, ringpost c=20,
+             ringpost c=64; N_POSTFIX=20000, N_FAST=50000; each case at most 180 s, none
+             started after 9 min (6-8 min on 2 cores, bounded at 9.5 min);
+             then the DKIM part as with --dkim (about 2 min, bounded at 5 min).
+             In all 7-10 min, bounded at 14.5 min.
+  --quick    a smoke run of about one minute, without DKIM: 1 KiB and 10 KiB; cases wire,
+             postfix c=20 and ringpost c=20 only; N_POSTFIX=2000, N_FAST=10000; each case at
+             most 30 s, none started after 60 s (bounded at 1.5 min). Too short for figures
+             worth quoting.
+  --dkim     only the DKIM part: at 1, 10 and 100 KiB, `ringpost bench` (4 connections,
+             batches of 100, of 10 at 100 KiB) → `ringpost serve` (max_connections 20) without
+             DKIM keys, then with an RSA-2048 key, an Ed25519 key and both (keys made by
+             `ringpost dkim keygen` for the bench's From domain, load.ringpost.test);
+             `openssl speed -seconds 3 rsa2048 ed25519 sha256` before and after the 12 cases. Each
+             case submits for 6 s, so N follows the rate (fewer messages at 100 KiB or with a
+             slow signer), and may take 40 s in all; none starts when it could end past 5 min
+             (about 2 min, bounded at 5 min).
+  --dkim --quick   the same with 3 s per case (at most 15 s) and `openssl speed -seconds 1`:
+             about one minute, bounded at 1.5 min. A smoke run.
   N_POSTFIX  messages for the Postfix cases (they run at ~0.5-2k msgs/s here)
   N_FAST     messages for the wire and ringpost cases (10-25k msgs/s; fewer would make the
              full run's cases too short to measure)
 
-Needs root (Postfix's master, smtp-source's sink user), Postfix (smtp-source, postfix) and a
-build (cmake --build build); gnuplot-nox is installed for the SVGs when missing.
-Output: a table on stdout; every JSON, series and SVG in RINGPOST_COMPARE_OUT (default
-/var/tmp/ringpost-compare-DATE). Exit status 1 when a case did not deliver all N messages.
+The DKIM table, per size and signing: e2e msgs/s; ringpost's CPU µs per message; the extra CPU
+per message over the same size without DKIM (same run), and that extra over the bare signature
+cost from openssl speed (1e6 / sign/s on one core; dual: both added), target ≤ 1.25; e2e over
+0.8 × min(e2e without DKIM, cores × openssl sign/s), target ≥ 1.
+
+Needs a build (cmake --build build); unless --dkim, root (Postfix's master, smtp-source's sink
+user) and Postfix (smtp-source, postfix); unless plain --quick, openssl. gnuplot-nox is installed
+for the SVGs when missing.
+Output: tables on stdout; every JSON, series, key and SVG in RINGPOST_COMPARE_OUT (default
+/var/tmp/ringpost-compare-DATE). Exit status 1 when a case did not deliver all its messages or
+a DKIM case's messages were not bigger than unsigned ones (no signature added).
 EOF
 }
 
 # Options first: --help must answer without root, Postfix or a build.
 quick=0
+dkim_only=0
 positional=()
 for arg in "$@"; do
   case "$arg" in
     -h | --help) usage; exit 0 ;;
     --quick) quick=1 ;;
+    --dkim) dkim_only=1 ;;
     -*) echo "compare: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
     *) positional+=("$arg") ;;
   esac
 done
 [ "${#positional[@]}" -le 2 ] || { echo "compare: at most two numbers, N_POSTFIX N_FAST" >&2; usage >&2; exit 2; }
+if [ "$dkim_only" -eq 1 ] && [ "${#positional[@]}" -gt 0 ]; then
+  echo "compare: --dkim takes no message counts (its cases run for a fixed time)" >&2; usage >&2; exit 2
+fi
 for n in ${positional[@]+"${positional[@]}"}; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "compare: '$n' is not a message count" >&2; usage >&2; exit 2; }
 done
@@ -75,12 +110,36 @@ else
   budget_s=570
   case_max_s=180
 fi
+run_compare=1
+run_dkim=1
+[ "$dkim_only" -eq 1 ] && run_compare=0
+# Plain --quick stays the one-minute smoke run it always was.
+[ "$quick" -eq 1 ] && [ "$dkim_only" -eq 0 ] && run_dkim=0
+dkim_sizes=(1024 10240 102400)
+dkim_signings=(none rsa2048 ed25519 dual)
+if [ "$quick" -eq 1 ]; then
+  dkim_submit_s=3
+  speed_s=1
+  dkim_budget_s=90
+  dkim_case_max_s=15
+else
+  # ≥ 5 s per case whatever the rate, and the 12 cases still fit in about 2 min.
+  dkim_submit_s=6
+  speed_s=3
+  dkim_budget_s=300
+  dkim_case_max_s=40
+fi
+speed_run_s=$((5 * speed_s))  # sign and verify each of the two, then sha256, speed_s each
 t_start=$(date +%s)
+phase_t0=$t_start  # case_bound() counts each part's budget from its own start
 
 die() { echo "compare: $*" >&2; exit 1; }
-[ "$(id -u)" -eq 0 ] || die "run as root (Postfix's master and smtp-source's sink user)"
 [ -x build/engine/ringpost ] || die "build first: cmake --build build"
-command -v smtp-source >/dev/null && command -v postfix >/dev/null || die "needs Postfix: apt-get install postfix"
+if [ "$run_compare" -eq 1 ]; then
+  [ "$(id -u)" -eq 0 ] || die "run as root (Postfix's master and smtp-source's sink user)"
+  command -v smtp-source >/dev/null && command -v postfix >/dev/null || die "needs Postfix: apt-get install postfix"
+fi
+[ "$run_dkim" -eq 0 ] || command -v openssl >/dev/null || die "needs openssl (the DKIM cases' reference): apt-get install openssl"
 if ! command -v gnuplot >/dev/null; then
   echo "compare: installing gnuplot-nox for the SVGs" >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox >/dev/null 2>&1 ||
@@ -132,14 +191,16 @@ wait_listen() {
 }
 
 proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz}' "/proc/$1/stat"; }
-jget() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+# Debian's python3, not whatever is first on PATH: a pyenv shim there takes 0.4 s per call, and
+# a case makes seven.
+jget() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 now_ms() { date +%s%3N; }
 # Children's user + system seconds from bash `times` (its second line), for the injector.
 child_cpu() { tail -1 | awk '{gsub(/[ms]/, " "); print $1 * 60 + $2 + $3 * 60 + $4}'; }
 
 # The time left for one case: what remains of the budget, at most case_max_s.
 case_bound() {
-  local left=$((budget_s - ($(date +%s) - t_start)))
+  local left=$((budget_s - ($(date +%s) - phase_t0)))
   [ "$left" -gt "$case_max_s" ] && left=$case_max_s
   echo "$left"
 }
@@ -230,31 +291,127 @@ EOF
   record "$name" "$size" "ringpost c=$conc" "$n_fast" "$t0" "$(awk -v a="$cpu1" -v b="$cpu0" 'BEGIN {printf "%.3f", a - b}')" "$inj"
 }
 
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); cores: $(nproc); kernel: $(uname -r);" \
-  "postfix $(postconf -d -h mail_version 2>/dev/null); load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "N: postfix cases $n_postfix, wire and ringpost cases $n_fast; sink: ringpost sink (PIPELINING, CHUNKING, 8BITMIME, no TLS)"
-if [ "$quick" -eq 1 ]; then
-  echo "mode: --quick (cases: ${cases[*]}; at most $case_max_s s each): a smoke run, not figures to quote"
-fi
-for size in "${sizes[@]}"; do
-  for c in "${cases[@]}"; do
-    if [ $(($(date +%s) - t_start)) -gt $((budget_s - 30)) ]; then
-      echo "compare: time budget spent; skipping $c at $size bytes" >&2
-      continue
-    fi
-    # "postfix 20" → case_postfix 20 SIZE
-    # shellcheck disable=SC2086
-    case_$c "$size"
+# The bench's messages are From bench@load.ringpost.test (bench/load/batch_body.cc, not an
+# option), and a key signs only its own From domain (docs/dkim.md), so the keys are for that.
+dkim_domain=load.ringpost.test
+make_dkim_keys() {
+  mkdir -p "$out/keys"
+  local alg
+  for alg in rsa2048 ed25519; do
+    # keygen never overwrites: a reused RINGPOST_COMPARE_OUT keeps its keys.
+    [ -f "$out/keys/$alg.$dkim_domain.pem" ] && continue
+    if [ "$alg" = rsa2048 ]; then set -- --algorithm rsa --bits 2048; else set -- --algorithm ed25519; fi
+    "$bin" dkim keygen --domain "$dkim_domain" --selector "$alg" "$@" --out "$out/keys" \
+      >"$out/keys/$alg.txt" 2>"$out/keys/$alg.entry" || die "ringpost dkim keygen $alg failed: $(cat "$out/keys/$alg.entry")"
   done
-done
-echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg); total $(($(date +%s) - t_start)) s"
-python3 "$root/bench/compare/report.py" "$results"
-if command -v gnuplot >/dev/null; then
+}
+
+dkim_entry() {  # rsa2048|ed25519
+  local a=ed25519-sha256
+  [ "$1" = rsa2048 ] && a=rsa-sha256
+  printf '[[dkim."%s"]]\nselector = "%s"\nkey_file = "%s"\nalgorithm = "%s"\n' \
+    "$dkim_domain" "$1" "$out/keys/$1.$dkim_domain.pem" "$a"
+}
+
+# ringpost c=20 as in case_ringpost, but submitting for dkim_submit_s seconds instead of N
+# messages, so the sink runs without a count and is stopped once every message has an outcome.
+case_dkim() {  # none|rsa2048|ed25519|dual size
+  local signing=$1 size=$2 name=dkim-$1-$2 sport hport rp t0 inj cpu0 cpu1 bound accepted batch=100
+  # 100 KiB in tens: the same ~1 MB per request as 10 KiB in hundreds. 10 MB requests cost the
+  # server ~1.7x more per message here (840 against 500 µs), which would measure request size.
+  [ "$size" -ge 102400 ] && batch=10
+  next_port; sport=$port
+  next_port; hport=$port
+  mkdir -p "$work/$name"
+  {
+    printf '[server]\nhttp_listen = "127.0.0.1:%s"\nspool_dir = "%s"\n' "$hport" "$work/$name/spool"
+    printf '[domains."bench.test"]\nroute = "127.0.0.1:%s"\nmax_connections = 20\ntls = "off"\n' "$sport"
+    case $signing in
+      rsa2048 | ed25519) dkim_entry "$signing" ;;
+      dual) dkim_entry rsa2048; dkim_entry ed25519 ;;
+    esac
+  } >"$work/$name/ringpost.toml"
+  bound=$(case_bound)
+  start_sink "$name" 0 "$sport" "$bound"
+  "$bin" serve --config "$work/$name/ringpost.toml" >"$out/$name.serve.log" 2>&1 &
+  rp=$!
+  wait_listen "$hport"
+  cpu0=$(proc_cpu "$rp")
+  t0=$(now_ms)
+  inj=$( ("$bin" bench --url "http://127.0.0.1:$hport" --duration "$dkim_submit_s" --batch "$batch" --concurrency 4 --size "$size" \
+    --domain bench.test --server-pid "$rp" --wait "$((bound - dkim_submit_s - 2))" --json >"$out/$name.bench.json" \
+    2>"$out/$name.bench.err" || true; times) | child_cpu)
+  cpu1=$(proc_cpu "$rp")
+  # The server first, so its SMTP connections end with QUIT rather than the sink's timeout.
+  kill -TERM "$rp"
+  wait "$rp" || true
+  kill -TERM "$sink_pid" 2>/dev/null || true
+  wait "$sink_pid" || true
+  accepted=$(jget "$out/$name.bench.json" accepted 2>/dev/null || echo 0)
+  record "$name" "$size" "dkim $signing" "$accepted" "$t0" "$(awk -v a="$cpu1" -v b="$cpu0" 'BEGIN {printf "%.3f", a - b}')" "$inj"
+}
+
+# sha256 too: DKIM hashes the whole body, which no signature time covers, and at 100 KiB that
+# alone may exceed the 1.25x target; the report shows it beside the signature (16 KiB blocks).
+openssl_speed() {  # file
+  openssl speed -seconds "$speed_s" -bytes 16384 rsa2048 ed25519 sha256 >"$1" 2>/dev/null ||
+    echo "compare: openssl speed failed" >&2
+}
+
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); cores: $(nproc); kernel: $(uname -r);" \
+  "postfix $(postconf -d -h mail_version 2>/dev/null || echo -); $(openssl version 2>/dev/null || echo 'no openssl');" \
+  "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$run_compare" -eq 1 ]; then
+  echo "N: postfix cases $n_postfix, wire and ringpost cases $n_fast; sink: ringpost sink (PIPELINING, CHUNKING, 8BITMIME, no TLS)"
+  if [ "$quick" -eq 1 ]; then
+    echo "mode: --quick (cases: ${cases[*]}; at most $case_max_s s each): a smoke run, not figures to quote"
+  fi
   for size in "${sizes[@]}"; do
-    files=$(ls "$out"/*-"$size".dat 2>/dev/null | tr '\n' ' ')
+    for c in "${cases[@]}"; do
+      if [ $(($(date +%s) - phase_t0)) -gt $((budget_s - 30)) ]; then
+        echo "compare: time budget spent; skipping $c at $size bytes" >&2
+        continue
+      fi
+      # "postfix 20" → case_postfix 20 SIZE
+      # shellcheck disable=SC2086
+      case_$c "$size"
+    done
+  done
+fi
+speed_args=()
+if [ "$run_dkim" -eq 1 ]; then
+  phase_t0=$(date +%s)
+  budget_s=$dkim_budget_s
+  case_max_s=$dkim_case_max_s
+  echo "DKIM: ringpost c=20 submitting for $dkim_submit_s s per case (at most $case_max_s s), sizes ${dkim_sizes[*]};" \
+    "signing ${dkim_signings[*]}; From domain $dkim_domain; openssl speed -seconds $speed_s before and after"
+  make_dkim_keys
+  echo "compare: openssl speed before the DKIM cases (~$speed_run_s s)" >&2
+  openssl_speed "$out/openssl-speed-before.txt"
+  for size in "${dkim_sizes[@]}"; do
+    for signing in "${dkim_signings[@]}"; do
+      # Room must stay for this case at its longest and the second openssl speed.
+      if [ $(($(date +%s) - phase_t0 + case_max_s + speed_run_s)) -gt "$budget_s" ]; then
+        echo "compare: DKIM time budget spent; skipping $signing at $size bytes" >&2
+        continue
+      fi
+      case_dkim "$signing" "$size"
+    done
+  done
+  echo "compare: openssl speed after the DKIM cases (~$speed_run_s s)" >&2
+  openssl_speed "$out/openssl-speed-after.txt"
+  speed_args=(--speed "$out/openssl-speed-before.txt" "$out/openssl-speed-after.txt" --speed-seconds "$speed_s" --cores "$(nproc)")
+fi
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg); total $(($(date +%s) - t_start)) s"
+/usr/bin/python3 "$root/bench/compare/report.py" "$results" ${speed_args[@]+"${speed_args[@]}"} || report_rc=$?
+if command -v gnuplot >/dev/null; then
+  for size in "${sizes[@]}" 102400; do
+    # No file for a size (plain --quick has no 100 KiB) is no error, whatever pipefail says.
+    files=$(ls "$out"/*-"$size".dat 2>/dev/null | tr '\n' ' ' || true)
     [ -n "$files" ] || continue
     gnuplot -e "files='$files'; size='$size'; out='$out/delivered-$size.svg'" "$root/bench/compare/plot.gp"
     echo "plot: $out/delivered-$size.svg"
   done
 fi
 echo "results: $out"
+exit "${report_rc:-0}"
