@@ -3,6 +3,12 @@
 // longer than 76 octets; no line ending in SP or TAB.
 #include "engine/api/transfer_encoding.h"
 
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "engine/api/base64.h"
 #include "engine/api/field_rules.h"
 
@@ -13,19 +19,42 @@ constexpr std::size_t kQpLineLimit = 76;  // RFC 2045 §6.7 rule 5
 
 bool is_crlf_at(std::string_view s, std::size_t i) { return i + 1 < s.size() && s[i] == '\r' && s[i + 1] == '\n'; }
 
+// No NUL, no octet above 127, no CR or LF.
+bool plain_ascii(const char* p, std::size_t n) {
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128(), cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+  for (; i + 16 <= n; i += 16) {
+    const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(w, zero), _mm_cmpeq_epi8(w, cr)), _mm_cmpeq_epi8(w, lf));
+    if (_mm_movemask_epi8(_mm_or_si128(bad, w)) != 0) return false;  // w's own top bits: octets >= 0x80
+  }
+#endif
+  for (; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c == 0 || c >= 0x80 || c == '\r' || c == '\n') return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool is_7bit(std::string_view s) {
-  std::size_t line = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (is_crlf_at(s, i)) {
-      ++i;
-      line = 0;
-      continue;
+  // Line by line (memchr for LF), each line's bytes checked 16 at a time: this runs over every
+  // text part the front renders, and the byte loop it replaces was a quarter of the front's CPU
+  // on 100 KiB messages.
+  const char* const base = s.data();
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const void* lf = std::memchr(base + i, '\n', s.size() - i);
+    std::size_t end = s.size();
+    if (lf) {
+      end = static_cast<std::size_t>(static_cast<const char*>(lf) - base);
+      if (end == i || base[end - 1] != '\r') return false;  // a bare LF
+      --end;  // the CR of the CRLF
     }
-    if (c == 0 || c >= 0x80 || c == '\r' || c == '\n') return false;
-    if (++line > kMaxLineLength) return false;
+    if (end - i > kMaxLineLength || !plain_ascii(base + i, end - i)) return false;
+    i = lf ? end + 2 : s.size();
   }
   return true;
 }

@@ -5,6 +5,8 @@
 #include <random>
 
 #include "engine/api/base64.h"
+#include "engine/api/field_rules.h"
+#include "engine/api/line_endings.h"
 #include "tests/api/mail_test_util.h"
 
 namespace ringpost::api {
@@ -139,6 +141,56 @@ TEST(EncodeTextBody, ChoosesTheSmallerEncoding) {
       EXPECT_LE(qp, base64_lines_size(text.size()));
     }
   }
+}
+
+// is_7bit and to_crlf scan line by line and 16 bytes at a time; these are the byte-by-byte
+// definitions they replaced, compared over random text built from the bytes that matter
+// (CR, LF, NUL, 8-bit, long lines) so every branch and every 16-byte position is hit.
+bool reference_is_7bit(std::string_view s) {
+  std::size_t line = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (i + 1 < s.size() && s[i] == '\r' && s[i + 1] == '\n') {
+      ++i;
+      line = 0;
+      continue;
+    }
+    if (c == 0 || c >= 0x80 || c == '\r' || c == '\n') return false;
+    if (++line > kMaxLineLength) return false;
+  }
+  return true;
+}
+
+std::string reference_to_crlf(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size();) {
+    if (const std::size_t n = line_break_at(s, i)) {
+      out += "\r\n";
+      i += n;
+    } else {
+      out.push_back(s[i++]);
+    }
+  }
+  return out;
+}
+
+TEST(SevenBitAndCrlf, FastScansAgreeWithTheByteByByteDefinitions) {
+  std::mt19937 rng(7);
+  const std::vector<std::string> pieces{"a", "hello world ", "\r\n", "\n", "\r", "\r\r\n", std::string(1, '\0'),
+                                        "\xc3\xa9", "\x7f", "\t", std::string(40, 'x')};
+  int seven_bit = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string s;
+    const std::size_t n = rng() % 40;
+    // Mostly clean CRLF text with a rare odd piece, so that both verdicts of is_7bit occur.
+    for (std::size_t k = 0; k < n; ++k) s += pieces[rng() % 8 == 0 ? rng() % pieces.size() : rng() % 3 == 0 ? 2 : 1];
+    if (round % 50 == 0) s += std::string(kMaxLineLength - 5 + rng() % 10, 'y');
+    ASSERT_EQ(is_7bit(s), reference_is_7bit(s)) << ::testing::PrintToString(s);
+    ASSERT_EQ(to_crlf(s), reference_to_crlf(s)) << ::testing::PrintToString(s);
+    seven_bit += is_7bit(s);
+  }
+  EXPECT_GT(seven_bit, 300);
+  EXPECT_LT(seven_bit, 2700);
 }
 
 }  // namespace
