@@ -129,7 +129,13 @@ def dkim_table(rows, before, after, speed_seconds, cores):
                     extra = us - base_us
                     cells["extra"] = f"{extra:,.0f}"
                     if signing in bare_us:
-                        ratio = extra / bare_us[signing]
+                        # Issue 19: RSA within 1.25x the signature; Ed25519 and dual within
+                        # 1.25x the signature plus the body hash (SHA-256 of the body, which
+                        # at 100 KiB costs twice an Ed25519 signature).
+                        budget = bare_us[signing]
+                        if signing != "rsa2048" and sha_rate:
+                            budget += int(r["bytes_per_msg"]) * 1e6 / sha_rate
+                        ratio = extra / budget
                         cells["ratio"] = f"{ratio:.2f} {'ok' if ratio <= EXTRA_TARGET else 'miss'}"
                 if signing in bare_us:
                     cells["sign"] = f"{bare_us[signing]:,.0f}"
@@ -150,11 +156,11 @@ def dkim_table(rows, before, after, speed_seconds, cores):
     print("e2e msgs/s: messages / (sink's last message − first submit), ringpost c=20 submitting for a fixed time.")
     print("CPU µs/msg: ringpost serve's user + system CPU (front, shards, signing threads) per delivered message.")
     print("extra µs: CPU µs/msg − that of 'none' at the same size. sign µs: 1e6 / openssl sign/s (average of")
-    print(f"before and after; dual = rsa2048 + ed25519). extra/sign: target ≤ {EXTRA_TARGET}. cap msgs/s: min(e2e of")
+    print(f"before and after; dual = rsa2048 + ed25519). extra/sign: extra over sign µs (rsa2048) or over sign µs +")
+    print(f"sha256 µs (ed25519, dual: the body hash is allowed for, as issue 19 says); target ≤ {EXTRA_TARGET}. cap msgs/s: min(e2e of")
     print(f"'none', {cores} cores × 1e6 / sign µs). e2e/(0.8×cap): target ≥ 1. +B/msg: bytes per message over 'none'")
-    print("at the sink (the DKIM-Signature fields). sha256 µs: openssl's SHA-256 over that many bytes, for")
-    print("scale: DKIM hashes the whole body, a cost that grows with size and that the target (a multiple of")
-    print("the signature alone) does not allow for.")
+    print("at the sink (the DKIM-Signature fields). sha256 µs: openssl's SHA-256 over that many bytes: DKIM")
+    print("hashes the whole body, a cost that grows with size and that rsa2048's target does not allow for.")
     return unsigned
 
 
