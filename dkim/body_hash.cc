@@ -3,6 +3,8 @@
 // (docs/adr/0003-dkim-signs-with-openssl.md).
 #include "dkim/body_hash.h"
 
+#include "dkim/text.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -13,8 +15,6 @@
 
 namespace ringpost::dkim {
 namespace {
-
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
 
 bool crlf_at(std::string_view s, std::size_t i, std::size_t end) {
   return i + 1 < end && s[i] == '\r' && s[i + 1] == '\n';

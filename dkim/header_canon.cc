@@ -1,23 +1,14 @@
 // See header_canon.h.
 #include "dkim/header_canon.h"
 
+#include "dkim/text.h"
+
 namespace ringpost::dkim {
 namespace {
 
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
 const std::string* find_name(const std::vector<std::string>& list, std::string_view name) {
   for (const std::string& n : list)
-    if (iequals(n, name)) return &n;
+    if (ascii_iequals(n, name)) return &n;
   return nullptr;
 }
 
@@ -34,7 +25,7 @@ void append_canonical_field(std::string& out, std::string_view field, Canon c) {
   const std::size_t colon = field.find(':');
   std::string_view name = field.substr(0, colon);
   while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);
-  for (char ch : name) out.push_back(lower(ch));
+  for (char ch : name) out.push_back(ascii_lower(ch));
   out.push_back(':');
   bool pending = false, any = false;
   for (std::size_t i = colon + 1; i < field.size(); ++i) {
@@ -62,7 +53,7 @@ HeaderSelection select_headers(const MessageView& message, const SignEntry& entr
   std::vector<bool> taken(message.fields.size(), false);
   for (std::string_view name : s.names) {
     for (std::size_t i = message.fields.size(); i-- > 0;) {
-      if (!taken[i] && iequals(field_name(message.fields[i]), name)) {
+      if (!taken[i] && ascii_iequals(field_name(message.fields[i]), name)) {
         taken[i] = true;
         s.fields.push_back(message.fields[i]);
         break;

@@ -2,21 +2,12 @@
 // a span handed to the hash as it is.
 #include "dkim/message_view.h"
 
+#include "dkim/text.h"
+
 #include <fmt/format.h>
 
 namespace ringpost::dkim {
 namespace {
-
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
 
 // The first mailbox's addr-spec from a From value (RFC 5322 §3.4): comments are dropped, quoted
 // strings are kept opaque (a quoted local part may hold '@', ',', '<'), an angle-addr wins over
@@ -112,7 +103,7 @@ std::string_view field_name(std::string_view field) {
 
 std::optional<std::string> from_domain(const MessageView& message) {
   for (std::string_view field : message.fields) {
-    if (!iequals(field_name(field), "From")) continue;
+    if (!ascii_iequals(field_name(field), "From")) continue;
     const std::string addr = first_addr_spec(field.substr(field.find(':') + 1));
     const std::size_t at = addr.rfind('@');
     if (at == std::string::npos) return std::nullopt;
@@ -123,7 +114,7 @@ std::optional<std::string> from_domain(const MessageView& message) {
     if (domain.empty() || domain.front() == '[') return std::nullopt;
     std::string out;
     out.reserve(domain.size());
-    for (char c : domain) out += lower(c);
+    for (char c : domain) out += ascii_lower(c);
     return out;
   }
   return std::nullopt;

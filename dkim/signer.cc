@@ -6,13 +6,13 @@
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
 #include "dkim/header_canon.h"
 #include "dkim/signature_field.h"
 #include "dkim/signing_key.h"
+#include "dkim/text.h"
 
 namespace ringpost::dkim {
 namespace {
@@ -24,17 +24,6 @@ bool has_from(const MessageView& view) {
       return true;
   }
   return false;
-}
-
-std::string openssl_errors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "no detail from OpenSSL" : out;
 }
 
 SignError crypto_error(std::string_view step) {
