@@ -51,8 +51,13 @@ tl::expected<void, std::string> Engine::start() {
   if (*pending) spdlog::info("recovered {} undelivered recipients from {}", *pending, cfg_.spool_dir);
   for (auto& s : shards_) s->set_peers(raw);
   for (auto& s : shards_) s->start();
+  // A thread that cannot set itself up says why; start() returns it and main exits with it
+  // (stop() joins the threads that did start).
+  for (auto& s : shards_)
+    if (auto r = s->wait_started(); !r) return tl::make_unexpected(r.error());
   spdlog::info("{}", describe(*make_dkim_policy(cfg_)));
   front_thread_ = std::thread([this] { front_->run(stop_); });
+  if (auto r = front_->wait_started(); !r) return tl::make_unexpected(r.error());
   for (const WebhookConfig& h : cfg_.webhooks)
     webhooks_.push_back(std::make_unique<WebhookDispatcher>(h, front_->port(), internal_token,
                                                             webhook_cursor_path(cfg_.spool_dir, h.name)));

@@ -62,6 +62,8 @@ tl::expected<void, std::string> Front::listen() {
   if (inet_pton(AF_INET, hp->host.c_str(), &addr.sin_addr) != 1)
     return tl::make_unexpected(fmt::format("server.http_listen: '{}' is not an IPv4 address", hp->host));
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_fd_ < 0)
+    return tl::make_unexpected(fmt::format("cannot listen on {}: socket: {}", cfg_.http_listen, std::strerror(errno)));
   int one = 1;
   ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   // After a kill -9 the old process's listener lingers for some tens of ms while the kernel
@@ -84,17 +86,19 @@ tl::expected<void, std::string> Front::listen() {
 }
 
 void Front::run(const std::atomic<bool>& stop) {
-  ring_ = std::make_unique<Ring>();  // on this thread: SINGLE_ISSUER
-  ring_->count_into(&metrics_.ring());
-  if (auto r = open_spool(); !r) {
-    spdlog::critical("{}", r.error());
-    return;
+  try {
+    ring_ = std::make_unique<Ring>();  // on this thread: SINGLE_ISSUER
+  } catch (const std::exception& e) {
+    return start_signal_.failed(fmt::format("the HTTP front cannot start: {}", e.what()));
   }
+  ring_->count_into(&metrics_.ring());
+  if (auto r = open_spool(); !r) return start_signal_.failed(r.error());
   events_.arm(*ring_);
   signed_.arm(*ring_);
   answers_.arm(*ring_);
   arm_accept();
   delivery_log_->start(*ring_);
+  start_signal_.ok();
   while (!stop.load(std::memory_order_relaxed)) {
     ring_->run_once(50);
     on_signed();

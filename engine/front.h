@@ -37,6 +37,7 @@
 #include "engine/signing_backlog.h"
 #include "engine/signing_pool.h"
 #include "engine/spool_writer.h"
+#include "engine/start_signal.h"
 #include "engine/status_store.h"
 #include "queue/spool_ledger.h"
 
@@ -61,6 +62,8 @@ class Front {
   // Reads the spool and queues every unfinished recipient; before any thread starts.
   tl::expected<std::size_t, std::string> recover();
   void run(const std::atomic<bool>& stop);
+  // After run() started on its thread: whether it set itself up (ring, spool), or why not.
+  tl::expected<void, std::string> wait_started() { return start_signal_.wait(); }
   // Any thread (SIGHUP): messages accepted from the next request on are signed with `policy`.
   void replace_dkim(std::shared_ptr<const DkimPolicy> policy);
   // Before run(): a Bearer token that acts as an admin key, for the webhook dispatchers.
@@ -249,6 +252,7 @@ class Front {
   std::atomic<std::shared_ptr<const DkimPolicy>> dkim_next_;
   std::atomic<bool> dkim_replaced_{false};
   // Declared before the pool: the pool's workers post into it until the pool is joined.
+  StartSignal start_signal_;
   Mailbox<std::unique_ptr<SignJob>> signed_;
   std::unique_ptr<SigningPool> signing_;  // started on the first message that needs DKIM
   std::unordered_map<uint64_t, PendingAccept> awaiting_signature_;  // key: SignJob::tag

@@ -86,13 +86,20 @@ TlsProfile Shard::tls_profile(const DeliveryPolicy& p) {
 
 void Shard::run() {
   // The ring is created on this thread: IORING_SETUP_SINGLE_ISSUER binds it to its submitter.
-  ring_ = std::make_unique<Ring>();
-  ring_->count_into(&metrics_.ring);
-  resolver_ = std::make_unique<MxResolver>(*ring_, cfg_, [this](const std::string& domain, MxResolver::Result r) {
-    on_resolved(domain, std::move(r.route), std::move(r.failure), r.expires_ms);
-  });
+  try {
+    ring_ = std::make_unique<Ring>();
+    ring_->count_into(&metrics_.ring);
+    resolver_ = std::make_unique<MxResolver>(*ring_, cfg_, [this](const std::string& domain, MxResolver::Result r) {
+      on_resolved(domain, std::move(r.route), std::move(r.failure), r.expires_ms);
+    });
+  } catch (const std::exception& e) {
+    resolver_.reset();
+    ring_.reset();
+    return started_.failed(fmt::format("shard {} cannot start: {}", index_, e.what()));
+  }
   inbox_.arm(*ring_);
   control_.arm(*ring_);
+  started_.ok();
   while (!stop_.load(std::memory_order_relaxed)) {
     ring_->run_once(kTickMs);
     now_ = now_ms();

@@ -22,6 +22,7 @@
 #include "engine/delivery_job.h"
 #include "engine/live_policy.h"
 #include "engine/shard_control.h"
+#include "engine/start_signal.h"
 #include "engine/mailbox.h"
 #include "engine/ring.h"
 #include "engine/route.h"
@@ -56,6 +57,8 @@ class Shard {
   // All shards, for handing deliveries to the shard that owns their site. Before start().
   void set_peers(std::vector<Shard*> peers) { peers_ = std::move(peers); }
   void start();
+  // After start(): whether the thread set itself up (ring, resolver), or why not.
+  tl::expected<void, std::string> wait_started() { return started_.wait(); }
   void request_stop() { stop_.store(true, std::memory_order_relaxed); }
   void join();
 
@@ -150,6 +153,7 @@ class Shard {
   ShardMetrics metrics_{cfg_.metrics_top_sites};
   std::atomic<bool> stop_{false};
   std::thread thread_;
+  StartSignal started_;
   std::unique_ptr<Ring> ring_;
   std::unique_ptr<MxResolver> resolver_;
   std::map<std::pair<bool, std::string>, std::unique_ptr<TlsState>> tls_states_;
