@@ -662,8 +662,10 @@ const DeliveryPolicy& Config::policy_for(const std::string& domain) const {
 std::vector<ResponseRule> default_rules() {
   // What the big receivers say when a sender goes too fast (Gmail 421 4.7.28 / 4.7.0, Yahoo
   // 421 4.7.0 [TSS04], Microsoft 451 4.7.500 / 452 4.5.3, generic "rate limit", "too many"):
-  // slow that destination down for a while rather than hammer it; a plain "try again later"
-  // at 421 means the host is busy: leave it alone for a minute.
+  // slow that destination down for a while rather than hammer it. A plain 421 ("try again
+  // later", "service not available": RFC 5321 §3.8's own wording for a server closing the
+  // channel) is not such a request: it follows the retry schedule like any 4xx. A default
+  // that suspended on it parked whole sites for a minute on every busy greeting (issue 20).
   auto rule = [](std::string match, RuleAction action, std::chrono::milliseconds d, double rate) {
     auto re = compile_rule_pattern(match);
     if (!re) throw std::logic_error(fmt::format("default rule '{}': {}", match, re.error()));  // a bug here, not in a file
@@ -675,8 +677,6 @@ std::vector<ResponseRule> default_rules() {
       rule("^4[0-9][0-9] .*(rate limit|rate-limit|throttl|unusual rate|sending rate|rate exceeded|slow down|"
            "too many (messages|emails|mails|recipients) (from|sent|in the last)|per (hour|minute|day) limit|TSS0[0-9])",
            RuleAction::throttle, std::chrono::minutes(10), 1),
-      rule("^421 .*(try again later|temporarily (deferred|unavailable)|service not available)", RuleAction::suspend,
-           std::chrono::minutes(1), 0),
   };
 }
 

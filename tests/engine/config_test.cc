@@ -467,15 +467,17 @@ std::string default_rule_for(const std::string& line) {
   return r->action == RuleAction::suspend ? "suspend" : "throttle";
 }
 
-TEST(DefaultRules, ProviderRateLimitRepliesThrottleAndBusyHostsSuspend) {
+TEST(DefaultRules, ProviderRateLimitRepliesThrottleAndOrdinary421sFollowTheRetrySchedule) {
   EXPECT_EQ(default_rule_for("421 4.7.28 Our system has detected an unusual rate of unsolicited mail"), "throttle");
   EXPECT_EQ(default_rule_for("421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred"), "throttle");
   EXPECT_EQ(default_rule_for("451 4.7.500 Server busy. Please try again later. Rate limit exceeded"), "throttle");
   EXPECT_EQ(default_rule_for("450 4.2.1 The user you are trying to contact is receiving mail at a rate that prevents"
                              " additional messages from being delivered; sending rate too high"),
             "throttle");
-  EXPECT_EQ(default_rule_for("421 4.7.0 Try again later, closing connection"), "suspend");
-  EXPECT_EQ(default_rule_for("421 4.3.2 Service not available"), "suspend");
+  // RFC 5321's own 421 wording, and a busy host's: the retry schedule, not a site suspension.
+  EXPECT_EQ(default_rule_for("421 4.7.0 Try again later, closing connection"), "none");
+  EXPECT_EQ(default_rule_for("421 4.3.2 Service not available, closing transmission channel"), "none");
+  EXPECT_EQ(default_rule_for("421 mx.example.test Service temporarily unavailable"), "none");
   // A per-connection message limit is not the site asking to slow down.
   EXPECT_EQ(default_rule_for("421 4.7.0 too many messages on this connection"), "none");
   EXPECT_EQ(default_rule_for("451 4.3.0 temporary local problem"), "none");

@@ -31,9 +31,9 @@ TEST(RulesMatch, HostileRepliesAreMatchedCorrectlyByTheDefaults) {
   while (near.size() < 4086) near += "rate limi throtl too many messages frmo try again late TSS0x ";
   EXPECT_EQ(rules.first_match(421, "4.7.0", near), nullptr);
   // The real phrase after the same hostile text, inside the window: found.
-  const ResponseRule* r = rules.first_match(421, "4.7.0", std::string(300, 'a') + " try again later");
+  const ResponseRule* r = rules.first_match(421, "4.7.0", std::string(300, 'a') + " rate limit exceeded");
   ASSERT_NE(r, nullptr);
-  EXPECT_EQ(r->action, RuleAction::suspend);
+  EXPECT_EQ(r->action, RuleAction::throttle);
   // Case-insensitive, and a byte that is not UTF-8 does not hide the phrase from `.*`.
   r = rules.first_match(451, "4.7.500", "Server busy \xff\xfe RATE LIMIT exceeded");
   ASSERT_NE(r, nullptr);
