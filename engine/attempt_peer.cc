@@ -9,8 +9,9 @@
 namespace ringpost::engine {
 
 std::shared_ptr<const AttemptPeer> make_attempt_peer(const sockaddr_storage& addr, std::string host,
-                                                     const tls::TlsEngine* tls) {
+                                                     const tls::TlsEngine* tls, bool tls_fallback) {
   auto p = std::make_shared<AttemptPeer>();
+  p->tls_fallback = tls_fallback;
   p->mx_host = std::move(host);
   char text[INET6_ADDRSTRLEN] = {};
   if (addr.ss_family == AF_INET) {

@@ -22,6 +22,9 @@ struct AttemptPeer {
   uint16_t port = 0;
   std::string tls_version;  // "TLSv1.3"; empty when the session was plain text
   std::string tls_cipher;   // "TLS_AES_256_GCM_SHA384"; empty when plain text
+  // Plain text because this endpoint's STARTTLS handshake failed a little earlier (RFC 7435
+  // opportunistic fallback, Site::open_connection); the delivery log says so.
+  bool tls_fallback = false;
 };
 
 // One attempt's trace: the connection that carried it and when its transaction began.
@@ -32,6 +35,6 @@ struct AttemptTrace {
 
 // `tls`: the connection's engine once its handshake is done, else null.
 std::shared_ptr<const AttemptPeer> make_attempt_peer(const sockaddr_storage& addr, std::string host,
-                                                     const tls::TlsEngine* tls);
+                                                     const tls::TlsEngine* tls, bool tls_fallback = false);
 
 }  // namespace ringpost::engine

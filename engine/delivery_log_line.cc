@@ -120,6 +120,7 @@ void append_delivery_line(std::string& out, const DeliveryLogEntry& e) {
     if (e.peer->port) number(out, "mx_port", e.peer->port);
     field_if(out, "tls_version", e.peer->tls_version);
     field_if(out, "tls_cipher", e.peer->tls_cipher);
+    if (e.peer->tls_fallback) out += ",\"tls_fallback\":true";
   }
   if (e.reply && e.reply->code != 0) {
     // The shape of append_reply_json (status_store.h), through the fast string path.

@@ -209,16 +209,28 @@ void Site::pump(int64_t now) {
 
 void Site::open_connection(const Endpoint& ep, int64_t now) {
   smtp::SessionConfig cfg;
+  bool fallback = false;
   cfg.ehlo_name = shard_.hostname();
   cfg.use_chunking = policy_.chunking;
   cfg.peer_name = ep.label;
   TlsProfile tls;
   switch (policy_.tls) {
     case TlsPolicy::off: cfg.tls = smtp::TlsMode::off; break;
-    case TlsPolicy::opportunistic:
-      // A failed handshake with this endpoint: go on in plain text, as RFC 7435 allows.
-      cfg.tls = plain_fallback_.count(ep.label) ? smtp::TlsMode::off : smtp::TlsMode::opportunistic;
+    case TlsPolicy::opportunistic: {
+      // A handshake with this endpoint failed a little earlier: go on in plain text, as RFC 7435
+      // allows, but only for a while: a server whose TLS broke once is asked again later,
+      // instead of being downgraded for the life of the process.
+      cfg.tls = smtp::TlsMode::opportunistic;
+      if (auto it = plain_fallback_until_.find(ep.label); it != plain_fallback_until_.end()) {
+        if (now < it->second) {
+          cfg.tls = smtp::TlsMode::off;
+          fallback = true;
+        } else {
+          plain_fallback_until_.erase(it);
+        }
+      }
       break;
+    }
     case TlsPolicy::required:
     case TlsPolicy::verify: cfg.tls = smtp::TlsMode::required; break;
   }
@@ -227,6 +239,10 @@ void Site::open_connection(const Endpoint& ep, int64_t now) {
                                                     policy_.idle_timeout.count(), tls));
   shard_.counters().connections_opened.fetch_add(1, std::memory_order_relaxed);
   metrics_.connections_opened.add();
+  if (fallback) {
+    conns_.back()->mark_tls_fallback();
+    metrics_.tls_fallbacks.add();
+  }
   conns_.back()->start(now);
 }
 
@@ -236,10 +252,14 @@ void Site::on_connection_event(SmtpConnection& conn) {
   collect_results(conn, now);
   if (conn.closed()) {
     needs_reap_ = true;
-    if (conn.tls_handshake_failed() && policy_.tls == TlsPolicy::opportunistic &&
-        !plain_fallback_.count(conn.endpoint().label)) {
-      // Not a site failure: the next connection to this endpoint goes without TLS.
-      plain_fallback_.insert(conn.endpoint().label);
+    if (conn.tls_handshake_failed() && policy_.tls == TlsPolicy::opportunistic) {
+      // Not a site failure, and never counted as one (a closed connection can be reported here
+      // more than once; counting it would rest the endpoint until the next retry): the next
+      // connections to this endpoint go without TLS until then.
+      const int64_t window = std::min<int64_t>(policy_.retry.empty() ? 60'000 : policy_.retry.front().count(), 3'600'000);
+      if (plain_fallback_until_.try_emplace(conn.endpoint().label, now + window).second)
+        spdlog::warn("site {}: STARTTLS with {} failed; plain text to it for {} s, then TLS again", key(),
+                     conn.endpoint().label, window / 1000);
     } else if (!conn.ever_ready()) {
       on_connect_failure(conn, now);
     }

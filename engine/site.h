@@ -114,7 +114,9 @@ class Site {
   std::vector<int64_t> down_until_;
   smtp::Reply last_failure_;
   std::size_t next_in_group_ = 0;
-  std::unordered_set<std::string> plain_fallback_;  // endpoints whose TLS handshake failed
+  // Endpoints whose opportunistic STARTTLS handshake failed, and until when their connections
+  // go in plain text (the next retry delay, at most an hour); then TLS is tried again.
+  std::unordered_map<std::string, int64_t> plain_fallback_until_;
   bool needs_reap_ = false;
   std::vector<std::unique_ptr<BodyLoad>> loads_;
 };

@@ -294,7 +294,7 @@ void SmtpConnection::send(Delivery d, int64_t now) {
 }
 
 AttemptTrace SmtpConnection::trace() {
-  if (!peer_) peer_ = make_attempt_peer(endpoint_.addr, endpoint_.host, tls_ ? tls_.get() : nullptr);
+  if (!peer_) peer_ = make_attempt_peer(endpoint_.addr, endpoint_.host, tls_ ? tls_.get() : nullptr, tls_fallback_);
   return AttemptTrace{peer_, current_started_ms_};
 }
 

@@ -30,11 +30,12 @@ double seconds(uint64_t ns) { return static_cast<double>(ns) / 1e9; }
 
 // A shard's per-site numbers, summed per front label.
 struct SiteAgg {
-  uint64_t opened = 0, failed = 0, queued = 0, open = 0;
+  uint64_t opened = 0, failed = 0, queued = 0, open = 0, fallbacks = 0;
   std::array<uint64_t, smtp::ReplyTally::kClasses> replies{};
   void add(const SiteSlot& s) {
     opened += s.connections_opened.get();
     failed += s.connections_failed.get();
+    fallbacks += s.tls_fallbacks.get();
     queued += s.queued.get();
     open += s.connections_open.get();
     for (std::size_t i = 0; i < replies.size(); ++i) replies[i] += s.replies[i].get();
@@ -108,6 +109,9 @@ std::string FrontMetrics::render(const std::vector<Shard*>& shards, uint64_t que
   x.family("ringpost_connections_failed_total", "counter",
            "SMTP connections that closed before they could carry mail (refused, timed out, bad greeting, TLS), by site.");
   for (const auto& [site, a] : sites) x.sample("ringpost_connections_failed_total", {{"site", site}}, a.failed);
+  x.family("ringpost_tls_fallbacks_total", "counter",
+           "SMTP connections opened in plain text because the endpoint's opportunistic STARTTLS failed shortly before, by site.");
+  for (const auto& [site, a] : sites) x.sample("ringpost_tls_fallbacks_total", {{"site", site}}, a.fallbacks);
   x.family("ringpost_smtp_replies_total", "counter", "SMTP replies received from servers, by code class and site.");
   for (const auto& [site, a] : sites)
     for (std::size_t i = 0; i < a.replies.size(); ++i)

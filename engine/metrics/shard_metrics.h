@@ -26,6 +26,7 @@ class Site;
 struct SiteSlot {
   SoloCounter connections_opened;
   SoloCounter connections_failed;  // closed before the session was ready to carry mail
+  SoloCounter tls_fallbacks;       // opened in plain text after an endpoint's STARTTLS failed
   std::array<SoloCounter, smtp::ReplyTally::kClasses> replies;  // by first digit, 2xx..5xx
   SoloGauge queued;            // deliveries in the site's queue, refreshed every tick
   SoloGauge connections_open;  // refreshed every tick

@@ -61,6 +61,27 @@ TEST(DeliveryLogLine, DeliveredWithTlsHasEveryField) {
   EXPECT_EQ(int64_t(doc["queued_ms"]), 61000);
   EXPECT_EQ(int64_t(doc["attempt_ms"]), 35);
   EXPECT_EQ(std::string_view(doc["tags"]["campaign"]), "nov");
+  EXPECT_TRUE(doc["tls_fallback"].error()) << "only plain-text fallback connections say so: " << out;
+}
+
+TEST(DeliveryLogLine, PlainTextAfterAFailedHandshakeSaysSo) {
+  AttemptPeer peer{"mx.example.test", "192.0.2.7", 25, "", "", true};
+  smtp::Reply reply{250, "2.0.0", "Ok"};
+  DeliveryLogEntry e;
+  e.type = "delivered";
+  e.message_id = "m9";
+  e.sender = "a@example.test";
+  e.recipient = "b@dest.test";
+  e.peer = &peer;
+  e.reply = &reply;
+  e.attempt = 1;
+  std::string out;
+  append_delivery_line(out, e);
+  simdjson::dom::parser parser;
+  simdjson::dom::object doc;
+  ASSERT_TRUE(one_json_line(out, parser, doc));
+  EXPECT_TRUE(bool(doc["tls_fallback"])) << out;
+  EXPECT_TRUE(doc["tls_version"].error()) << out;
 }
 
 TEST(DeliveryLogLine, AcceptedLeavesOutWhatDoesNotApply) {
@@ -76,7 +97,7 @@ TEST(DeliveryLogLine, AcceptedLeavesOutWhatDoesNotApply) {
   simdjson::dom::object doc;
   ASSERT_TRUE(one_json_line(out, parser, doc));
   EXPECT_EQ(std::string_view(doc["time"]), "1970-01-01T00:00:00.000Z");
-  for (const char* absent : {"key", "site", "mx_host", "mx_ip", "mx_port", "tls_version", "tls_cipher", "reply",
+  for (const char* absent : {"key", "site", "mx_host", "mx_ip", "mx_port", "tls_version", "tls_cipher", "tls_fallback", "reply",
                              "attempt", "queued_ms", "attempt_ms", "tags"})
     EXPECT_TRUE(doc[absent].error()) << absent << " should be absent in " << out;
 }

@@ -58,7 +58,8 @@ class FaultTest : public it::ServerTest {
   }
 
   // Starts ringpost routing domain_ to the script. `policy` lines go into the domain's section
-  // after tls = "off" (STARTTLS is not what these tests are about).
+  // after tls = "off" (STARTTLS is not what most of these tests are about) unless one of them
+  // sets tls itself.
   void start_ringpost(std::vector<std::string> policy, std::vector<std::string> retry = {"1s"},
                       const std::function<void(it::ServerConfig&)>& tweak = {}) {
     FaultServerConfig cfg;
@@ -67,7 +68,9 @@ class FaultTest : public it::ServerTest {
     if (tweak) tweak(cfg.base);
     cfg.domain = domain_;
     cfg.smtp_port = smtp_port_;
-    cfg.policy.push_back(R"(tls = "off")");
+    bool sets_tls = false;
+    for (const auto& p : policy) sets_tls |= p.rfind("tls ", 0) == 0 || p.rfind("tls=", 0) == 0;
+    if (!sets_tls) cfg.policy.push_back(R"(tls = "off")");
     for (auto& p : policy) cfg.policy.push_back(std::move(p));
     auto r = FaultRingpost::start(dir_.path(), std::move(cfg));
     ASSERT_TRUE(r) << r.error();

@@ -10,7 +10,7 @@ line to --log, flushed at once:
         together), A = when that read returned (T is when the line was processed, later if
         the line waited behind a delayed reply)
   {"ev":"reply","session":S,"t":T,"line":"250 2.1.5 Ok"}    (multi-line replies joined by \\n)
-  {"ev":"fault","session":S,"t":T,"kind":"drop|421|garbage|drop-mid-data|delay","cmd":C}
+  {"ev":"fault","session":S,"t":T,"kind":"drop|421|garbage|drop-mid-data|delay|tls-fail","cmd":C}
   {"ev":"bdat","session":S,"t":T,"size":N,"last":bool}
   {"ev":"message","session":S,"t":T,"mode":"DATA|BDAT","complete":bool,"bytes":N,
         "file":PATH,"mail":"FROM:<a@x> SIZE=12","rcpts":[...],"chunks":[...]}
@@ -32,6 +32,7 @@ BDAT (the reply to a non-LAST chunk), RSET, NOOP, QUIT.
 `match` (case-insensitive): the first SKIP matching commands (across all sessions) are answered
 normally, the next N (default: all) get TEXT. A 421 TEXT also closes the connection.
 --caps takes a comma list; KEY=VALUE is advertised as "KEY VALUE" (e.g. SIZE=1000 -> "250-SIZE 1000").
+STARTTLS is answered 220 and then breaks the handshake (non-TLS bytes, connection closed).
 Every wait is bounded: a session idle for --idle seconds is closed, the process exits after
 --lifetime seconds, and one session handles at most 100000 commands.
 """
@@ -287,6 +288,22 @@ class Session(SessionBase):
         self.mail, self.rcpts = None, []
         self.bdat_payload = None  # RFC 3030 §2: RSET discards the chunks received so far
         await self.reply("RSET", arg, "250 2.0.0 Ok")
+
+    async def do_STARTTLS(self, arg):
+        # Answered 220 (unless --reply overrides it), then the client's TLS ClientHello gets a
+        # non-TLS answer and the connection is closed: the handshake always fails. Advertise
+        # STARTTLS with --caps to test the opportunistic-TLS fallback.
+        r = await self.reply("STARTTLS", arg, "220 2.0.0 Ready to start TLS")
+        if r and r.startswith("220"):
+            # Wait for the ClientHello (bounded), as a TLS server would, so the garbage is the
+            # answer to it and not stray text right behind the 220.
+            try:
+                await asyncio.wait_for(self.reader.read(4096), timeout=5)
+            except (asyncio.TimeoutError, ConnectionError):
+                pass
+            self.log(ev="fault", kind="tls-fail", cmd="STARTTLS")
+            await self.send(GARBAGE)
+            await self.close("tls-fail")
 
     async def do_QUIT(self, arg):
         await self.reply("QUIT", arg, "221 2.0.0 Bye")
