@@ -131,6 +131,10 @@ int64_t MxResolver::clamp_ttl(uint32_t ttl_s) const {
 
 void MxResolver::lookup(const std::string& domain, int64_t now) {
   now_ = now;
+  // One lookup per name at a time: a second request joins the one in flight (its answer goes to
+  // everyone waiting on the name, Shard::on_resolved). Replacing it would free the Lookup that
+  // c-ares still holds.
+  if (lookups_.contains(domain)) return;
   auto l = std::make_unique<Lookup>();
   l->owner = this;
   l->domain = domain;

@@ -32,7 +32,9 @@ class MxResolver {
   MxResolver(const MxResolver&) = delete;
   MxResolver& operator=(const MxResolver&) = delete;
 
-  // Starts a lookup; the caller makes sure there is at most one per domain at a time.
+  // Starts a lookup of `domain` (or of a static route's host name), unless one for the same
+  // name is in flight: then the caller waits for that one's answer (Done is called once per
+  // name, and the shard hands it to every domain waiting on the name).
   void lookup(const std::string& domain, int64_t now);
   void tick(int64_t now);
 
