@@ -156,9 +156,15 @@ void Shard::drain() {
 }
 
 Site& Shard::site_for(const RoutePtr& route, const std::string& domain) {
-  auto it = sites_.find(route->site);
+  // TLS requirements belong to the message's domain, not to whichever domain reached the site
+  // first: domains that route to the same hosts share a site (and its connections) only if
+  // they ask the same of TLS. Otherwise a tls = "required" domain rode a plain-text connection
+  // opened for a tls = "off" one (issue 20).
+  const DeliveryPolicy& policy = live_->effective(domain);
+  const std::string key = site_key(route->site, policy);
+  auto it = sites_.find(key);
   if (it == sites_.end()) {
-    it = sites_.emplace(route->site, std::make_unique<Site>(*this, route, domain, live_->effective(domain), now_)).first;
+    it = sites_.emplace(key, std::make_unique<Site>(*this, route, key, domain, policy, now_)).first;
     it->second->set_policy(live_->effective(domain), live_->suspended_until_ms(domain), now_);
     counters_.sites.store(sites_.size(), std::memory_order_relaxed);
   } else {

@@ -32,8 +32,20 @@ struct Site::BodyLoad : Completion {
 
 Site::~Site() = default;
 
-Site::Site(Shard& shard, RoutePtr route, std::string policy_domain, const DeliveryPolicy& policy, int64_t now)
-    : shard_(shard), route_(std::move(route)), metrics_(shard.metrics().site(route_->site)),
+std::string site_key(const std::string& route_site, const DeliveryPolicy& p) {
+  switch (p.tls) {
+    case TlsPolicy::opportunistic: return route_site;  // the default keeps the plain key
+    case TlsPolicy::off: return route_site + " tls=off";
+    case TlsPolicy::required: return route_site + " tls=required";
+    case TlsPolicy::verify:
+      return p.tls_ca_file.empty() ? route_site + " tls=verify" : fmt::format("{} tls=verify:{}", route_site, p.tls_ca_file);
+  }
+  return route_site;
+}
+
+Site::Site(Shard& shard, RoutePtr route, std::string key, std::string policy_domain, const DeliveryPolicy& policy,
+           int64_t now)
+    : shard_(shard), route_(std::move(route)), key_(std::move(key)), metrics_(shard.metrics().site(route_->site)),
       policy_domain_(std::move(policy_domain)), policy_(policy),
       retry_(policy.retry, policy.max_age), rates_(shard.make_destination_limiter(route_->site)) {
   down_until_.assign(route_->endpoints.size(), 0);

@@ -22,11 +22,19 @@ namespace ringpost::engine {
 
 class Shard;
 
+// The shard's key for the site that carries `p`'s domain over a route: the route's site (its
+// MX host set or static route), plus the TLS requirement unless it is the default
+// (opportunistic): "mx:10=mx.dest.test tls=required". Domains share a site, and so its
+// connections, only when they ask the same of TLS.
+std::string site_key(const std::string& route_site, const DeliveryPolicy& p);
+
 class Site {
  public:
   // The policy is the one of the domain that first routed here (policy_domain): with rollup,
   // sibling domains share the site's limits.
-  Site(Shard& shard, RoutePtr route, std::string policy_domain, const DeliveryPolicy& policy, int64_t now);
+  // `key`: site_key(route->site, policy), the shard's name for this site.
+  Site(Shard& shard, RoutePtr route, std::string key, std::string policy_domain, const DeliveryPolicy& policy,
+       int64_t now);
   ~Site();
 
   void enqueue(Delivery d) { queue_.push_back(std::move(d)); }
@@ -61,7 +69,7 @@ class Site {
   // Frees connections that are closed and have no SQE in flight.
   void reap();
 
-  const std::string& key() const { return route_->site; }
+  const std::string& key() const { return key_; }
   std::size_t queued() const { return queue_.size(); }
   std::size_t connection_count() const { return conns_.size(); }
   // This site's slot in the shard's /metrics numbers (shared with other sites past the cap).
@@ -89,6 +97,7 @@ class Site {
 
   Shard& shard_;
   RoutePtr route_;
+  std::string key_;  // site_key(); declared after route_, before metrics_ (initialized in this order)
   SiteSlot& metrics_;
   std::string policy_domain_;
   std::set<std::string> domains_;
