@@ -153,6 +153,15 @@ void Site::update_route(RoutePtr route) {
   down_until_.assign(route_->endpoints.size(), 0);
   for (std::size_t i = 0; i < route_->endpoints.size(); ++i)
     if (auto it = resting.find(route_->endpoints[i].label); it != resting.end()) down_until_[i] = it->second;
+  // An address the new answer no longer lists: its connections finish the transaction they
+  // carry and quit (feed), so traffic moves with DNS instead of riding the pool for as long
+  // as the server keeps the connection open (issue 20).
+  for (auto& c : conns_) {
+    const std::string& label = c->endpoint().label;
+    const bool listed = std::any_of(route_->endpoints.begin(), route_->endpoints.end(),
+                                    [&](const Endpoint& e) { return e.label == label; });
+    if (!listed) c->mark_stale();
+  }
 }
 
 const Endpoint* Site::pick_endpoint(int64_t now) {
@@ -302,7 +311,8 @@ void Site::feed(SmtpConnection& conn, int64_t now) {
   // A loop, not one send: the session refuses some envelopes locally (SIZE, SMTPUTF8, line
   // length) without a byte on the wire, and is ready again at once.
   while (conn.ready()) {
-    if (conn.transactions() >= policy_.max_msgs_per_connection || shard_.draining()) return conn.quit(now);
+    if (conn.transactions() >= policy_.max_msgs_per_connection || shard_.draining() || conn.stale())
+      return conn.quit(now);
     while (!queue_.empty() && !queue_.front().body && loads_.size() < max_loads()) {
       Delivery d = std::move(queue_.front());
       queue_.pop_front();

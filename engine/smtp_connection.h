@@ -60,6 +60,9 @@ class SmtpConnection {
   void start(int64_t now);
   // Plain text because this endpoint's STARTTLS failed a little earlier (Site's fallback).
   void mark_tls_fallback() { tls_fallback_ = true; }
+  // Its address left the route's DNS answer: no new transaction; quit when next fed.
+  void mark_stale() { stale_ = true; }
+  bool stale() const { return stale_; }
   bool ready() const { return connected_ && !closing_ && !current_ && session_.ready(); }
   bool busy() const { return current_.has_value(); }  // a transaction is under way
   void send(Delivery d, int64_t now);
@@ -144,7 +147,8 @@ class SmtpConnection {
   std::optional<Delivery> current_;
   int64_t current_started_ms_ = 0;
   std::shared_ptr<const AttemptPeer> peer_;
-  bool tls_fallback_ = false;  // made on first use; again after STARTTLS
+  bool tls_fallback_ = false;
+  bool stale_ = false;  // made on first use; again after STARTTLS
   smtp::Reply failure_;
   std::string send_buf_;
   std::size_t send_off_ = 0;

@@ -65,6 +65,41 @@ TEST_F(MxCache, ChangedMxIsUsedAfterTheTtlExpires) {
   EXPECT_EQ(count_at("127.0.0.2"), 1 + cached_sent) << diagnostics();
 }
 
+// The MX name stays, its address changes (a host moved): after the TTL, the pooled connection
+// to the old address (still open: idle_timeout is 30 s) carries nothing more; new mail goes to
+// the new address. Before issue 20 it kept riding the old connection until the server closed it.
+TEST_F(MxCache, ChangedAddressMovesTrafficOffPooledConnectionsAfterTheTtl) {
+  auto& dns = make_dns({"mx.test"});
+  dns.add({"moving.mx.test", "MX", 2, "10 a.mx.test"});
+  dns.add({"a.mx.test", "A", 2, "127.0.0.2"});
+  ASSERT_NO_FATAL_FAILURE(start_dns());
+  start_sink("127.0.0.2");
+  start_sink("127.0.0.3");
+  ASSERT_NO_FATAL_FAILURE(start_ringpost({.min_ttl = "1s"}));
+
+  const auto t_first = Clock::now();
+  auto first = wait_final(submit("first@moving.mx.test"), 20s);
+  ASSERT_TRUE(first) << diagnostics();
+  ASSERT_EQ(first->state, "delivered") << describe(*first);
+  ASSERT_EQ(count_at("127.0.0.2"), 1) << diagnostics();
+
+  dns.replace("a.mx.test", "A", {{"a.mx.test", "A", 2, "127.0.0.3"}});
+  auto published = dns.publish();
+  ASSERT_TRUE(published) << published.error();
+
+  std::this_thread::sleep_until(t_first + 3500ms);
+  constexpr int kAfter = 5;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kAfter; ++i) ids.push_back(submit(fmt::format("after{}@moving.mx.test", i)));
+  for (const auto& id : ids) {
+    auto r = wait_final(id, 20s);
+    ASSERT_TRUE(r) << diagnostics();
+    EXPECT_EQ(r->state, "delivered") << describe(*r);
+  }
+  EXPECT_EQ(count_at("127.0.0.3"), kAfter) << "after the TTL, mail must go to the new address\n" << diagnostics();
+  EXPECT_EQ(count_at("127.0.0.2"), 1) << "the pooled connection to the old address was used\n" << diagnostics();
+}
+
 class MxDnsOutage : public MxTest, public ::testing::WithParamInterface<StopMode> {};
 
 TEST_P(MxDnsOutage, NewMailIsDeferredNotBouncedAndDeliveredWhenDnsReturns) {
