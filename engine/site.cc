@@ -80,15 +80,21 @@ void Site::on_reply(const smtp::Reply& reply, int64_t now) {
   if (!rule) return;
   const std::string line =
       fmt::format("{} {} {}", reply.code, reply.enhanced, std::string_view(reply.text).substr(0, kRuleMatchBytes));
+  // Logged when it starts, not again for the same reply seen twice (a 421 greeting comes here
+  // from the connect-failure path and from the session's reply) or for one that extends it.
   if (rule->action == RuleAction::suspend) {
+    const bool starts = suspended_until_ <= now;
     suspended_until_ = std::max(suspended_until_, now + rule->duration.count());
-    spdlog::warn("site {}: suspended for {} ms: '{}' matched rule '{}'", key(), rule->duration.count(), line, rule->match);
+    if (starts)
+      spdlog::warn("site {}: suspended for {} ms: '{}' matched rule '{}'", key(), rule->duration.count(), line, rule->match);
   } else {
+    const bool starts = throttled_until_ <= now;
     throttled_until_ = std::max(throttled_until_, now + rule->duration.count());
     throttle_rate_ = rule->msgs_per_second;
     apply_rate(now);
-    spdlog::warn("site {}: throttled to {} for {} ms: '{}' matched rule '{}'", key(),
-                 queue::format_rate(rule->msgs_per_second), rule->duration.count(), line, rule->match);
+    if (starts)
+      spdlog::warn("site {}: throttled to {} for {} ms: '{}' matched rule '{}'", key(),
+                   queue::format_rate(rule->msgs_per_second), rule->duration.count(), line, rule->match);
   }
 }
 

@@ -93,6 +93,11 @@ TEST_F(Shaping, Rule421SuspendsOnlyThatDestination) {
   auto b_view = admin_->domain("b.test");
   ASSERT_TRUE(b_view) << b_view.error();
   EXPECT_FALSE(b_view->suspended_until) << "B must not be suspended: " << b_view->raw;
+  // One 421, one suspension: logged once (issue 20: the same reply was logged twice).
+  const std::string out = server_->process().output_tail(1 << 20);
+  std::size_t logged = 0;
+  for (std::size_t at = out.find("suspended for"); at != std::string::npos; at = out.find("suspended for", at + 1)) ++logged;
+  EXPECT_EQ(logged, 1u) << out;
   auto a_after = admin_->domain("a.test");
   ASSERT_TRUE(a_after) << a_after.error();
   EXPECT_FALSE(a_after->suspended_until) << "still suspended after the deliveries resumed: " << a_after->raw;
@@ -132,6 +137,23 @@ TEST_F(Shaping, RuleThrottleLowersTheRate) {
   EXPECT_NEAR(n, 50, 2.5) << "throttled to 5/s: arrivals in the 10 s from the first one after the 451"
                           << " (" << fmt::format("{:.3f}", *t1 - f->t) << " s after it); per second: "
                           << log.per_second(*t1, 11);
+}
+
+// A 421 greeting goes through the connect-failure path as well as the reply path: one reply,
+// one suspension, logged once (issue 20: it was logged twice).
+TEST_F(Shaping, ASuspensionIsLoggedOnceWhenTheGreetingIs421) {
+  auto& a = start_smtp("a", {"--reply", "CONNECT#1=421 4.7.0 Try again later"});
+  auto cfg = base_config();
+  cfg.domains = {{"a.test", a.route(), "max_connections = 1\n"}};
+  cfg.extra_toml = "[[rules]]\nmatch = \"^421 .*try again later\"\naction = \"suspend\"\nduration = \"2s\"\n";
+  ASSERT_NO_FATAL_FAILURE(start_ringpost(cfg, kAdminToml));
+  ASSERT_EQ(submit(make_messages("a.test", 1, "greeting", "g")).size(), 1u);
+  auto log_a = wait_messages(a, 1, 30s);
+  ASSERT_EQ(log_a.messages().size(), 1u) << "the message never arrived after the suspension";
+  const std::string out = server_->process().output_tail(1 << 20);
+  std::size_t logged = 0;
+  for (std::size_t at = out.find("suspended for"); at != std::string::npos; at = out.find("suspended for", at + 1)) ++logged;
+  EXPECT_EQ(logged, 1u) << out;
 }
 
 // Without [[rules]] the built-in defaults apply (docs/shaping.md): rate-limit wording throttles
