@@ -281,7 +281,7 @@ class Reader {
         "route",           "mx_port",                 "tls",          "tls_ca_file",      "chunking",
         "connect_timeout", "greeting_timeout",        "command_timeout", "mail_timeout",  "rcpt_timeout",
         "data_timeout",    "data_block_timeout",      "data_end_timeout", "msgs_per_second", "connections_per_second",
-        "max_recipients_per_message", "initial_connections"};
+        "max_recipients_per_message", "initial_connections", "site_idle_evict"};
     if (auto r = check_known(t, prefix, kKnown); !r) return r;
     if (auto r = read_uint(t, prefix, "max_connections", p.max_connections, 1, 10000); !r) return r;
     if (auto r = read_uint(t, prefix, "max_msgs_per_connection", p.max_msgs_per_connection, 1, 1000000); !r) return r;
@@ -321,6 +321,7 @@ class Reader {
       p.tls = it->second;
     }
     if (auto r = read_duration(t, prefix, "idle_timeout", p.idle_timeout); !r) return r;
+    if (auto r = read_duration(t, prefix, "site_idle_evict", p.site_idle_evict); !r) return r;
     if (const toml::node* n = t.get("retry")) {
       const toml::array* arr = n->as_array();
       if (!arr || arr->empty())

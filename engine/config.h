@@ -55,6 +55,9 @@ struct DeliveryPolicy {
   std::chrono::milliseconds max_age = std::chrono::hours(24 * 5);
   SmtpTimeouts timeouts;
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(30);
+  // A site with nothing queued, no connection and no rule in force for this long is forgotten
+  // (with its routes), so state stays bounded by the destinations in use, not every one ever seen.
+  std::chrono::milliseconds site_idle_evict = std::chrono::minutes(10);
   TlsPolicy tls = TlsPolicy::opportunistic;
   std::string tls_ca_file;  // empty = the system's default CA paths
   bool chunking = true;     // use BDAT when the server offers CHUNKING

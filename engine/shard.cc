@@ -237,6 +237,7 @@ bool Shard::bounced_by_operator(const std::string& domain, const Delivery& d) {
 void Shard::route(const std::string& domain, Delivery d) {
   if (bounced_by_operator(domain, d)) return;
   RouteEntry& e = routes_[domain];
+  e.used_ms = now_;
   if (!e.pending && (e.route || e.failure.code) && e.expires_ms > now_) return dispatch(domain, std::move(d), e);
   if (!e.pending) {
     const DeliveryPolicy& p = live_->config->policy_for(domain);
@@ -428,7 +429,26 @@ void Shard::tick() {
     mark_dirty(*s);
   }
   counters_.queued.store(queued, std::memory_order_relaxed);
+  if (now_ >= next_evict_ms_) evict_idle();
   metrics_.publish_gauges(sites_);
+}
+
+void Shard::evict_idle() {
+  next_evict_ms_ = now_ + 1000;
+  for (auto it = sites_.begin(); it != sites_.end();) {
+    if (it->second->evictable(now_)) {
+      dirty_.erase(it->second.get());
+      it = sites_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  counters_.sites.store(sites_.size(), std::memory_order_relaxed);
+  const int64_t window = live_->config->defaults.site_idle_evict.count();
+  std::erase_if(routes_, [&](const auto& kv) {
+    const RouteEntry& e = kv.second;
+    return !e.pending && e.waiting.empty() && now_ - e.used_ms >= window;
+  });
 }
 
 void Shard::report(const std::shared_ptr<const SpooledMessage>& msg, uint32_t rcpt, queue::RecipientState state,

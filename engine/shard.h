@@ -105,7 +105,11 @@ class Shard {
     int64_t expires_ms = 0;
     bool pending = false;
     std::vector<Delivery> waiting;
+    int64_t used_ms = 0;  // last message routed by it (eviction)
   };
+  // Once a second: drops idle sites (Site::evictable) and route entries unused for as long.
+  void evict_idle();
+  int64_t next_evict_ms_ = 0;
   struct Retry {
     int64_t at_ms;
     std::string domain;

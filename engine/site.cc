@@ -417,6 +417,13 @@ void Site::defer_queue(const smtp::Reply& why, int64_t now) {
   }
 }
 
+bool Site::evictable(int64_t now) {
+  const bool busy = !queue_.empty() || !loads_.empty() || !conns_.empty() || now < suspended_until_ ||
+                    now < admin_suspended_until_ || now < throttled_until_;
+  if (busy || busy_at_ == 0) busy_at_ = now;
+  return !busy && now - busy_at_ >= policy_.site_idle_evict.count();
+}
+
 void Site::tick(int64_t now) {
   for (auto& c : conns_) c->tick(now);
 }

@@ -38,6 +38,9 @@ class Site {
   ~Site();
 
   void enqueue(Delivery d) { queue_.push_back(std::move(d)); }
+  // Nothing queued or loading, no connection, no rule's suspension or throttle and no
+  // operator's suspension in force, and so for policy site_idle_evict: the shard may drop it.
+  bool evictable(int64_t now);
   // The limits changed (SIGHUP, or an operator's throttle/suspend): in force from now on.
   void set_policy(const DeliveryPolicy& policy, int64_t admin_suspended_until_ms, int64_t now);
   const std::string& policy_domain() const { return policy_domain_; }
@@ -107,6 +110,7 @@ class Site {
   // Slow start (Postfix's destination concurrency window): grows by one per delivered
   // transaction up to max_connections, halves on a 421 or a failed connection.
   double window_ = 1;
+  int64_t busy_at_ = 0;                // last time evictable() found work here
   int64_t suspended_until_ = 0;        // by a rule
   int64_t admin_suspended_until_ = 0;  // by an operator
   int64_t throttled_until_ = 0;
