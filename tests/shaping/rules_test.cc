@@ -21,6 +21,12 @@ std::optional<SmtpEvent> first_fault(const SmtpLog& log) {
   return std::nullopt;
 }
 
+std::size_t occurrences(const std::string& text, std::string_view what) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 TEST_F(Shaping, Rule421SuspendsOnlyThatDestination) {
   // A answers the first MAIL of the run with the 421 and then accepts; B always accepts.
   auto& a = start_smtp("a", {"--reply", "MAIL#1=421 4.7.0 Try again later"});
@@ -95,9 +101,7 @@ TEST_F(Shaping, Rule421SuspendsOnlyThatDestination) {
   EXPECT_FALSE(b_view->suspended_until) << "B must not be suspended: " << b_view->raw;
   // One 421, one suspension: logged once (issue 20: the same reply was logged twice).
   const std::string out = server_->process().output_tail(1 << 20);
-  std::size_t logged = 0;
-  for (std::size_t at = out.find("suspended for"); at != std::string::npos; at = out.find("suspended for", at + 1)) ++logged;
-  EXPECT_EQ(logged, 1u) << out;
+  EXPECT_EQ(occurrences(out, "suspended for"), 1u) << out;
   auto a_after = admin_->domain("a.test");
   ASSERT_TRUE(a_after) << a_after.error();
   EXPECT_FALSE(a_after->suspended_until) << "still suspended after the deliveries resumed: " << a_after->raw;
@@ -151,9 +155,7 @@ TEST_F(Shaping, ASuspensionIsLoggedOnceWhenTheGreetingIs421) {
   auto log_a = wait_messages(a, 1, 30s);
   ASSERT_EQ(log_a.messages().size(), 1u) << "the message never arrived after the suspension";
   const std::string out = server_->process().output_tail(1 << 20);
-  std::size_t logged = 0;
-  for (std::size_t at = out.find("suspended for"); at != std::string::npos; at = out.find("suspended for", at + 1)) ++logged;
-  EXPECT_EQ(logged, 1u) << out;
+  EXPECT_EQ(occurrences(out, "suspended for"), 1u) << out;
 }
 
 // Without [[rules]] the built-in defaults apply (docs/shaping.md): rate-limit wording throttles
