@@ -57,7 +57,7 @@ tl::expected<Canonicalization, std::string> parse_canonicalization(std::string_v
 std::string to_string(Canonicalization c);
 
 // A header name usable in h=: RFC 5322 ftext restricted to letters, digits, '-' and '_' (what
-// real field names use), because libopendkim turns the list into a regular expression.
+// real field names use), so a configured name can never carry ':' or ';' into the h= tag.
 bool is_signable_header_name(std::string_view name);
 
 // A domain or selector as DKIM puts it in DNS: dot-separated labels of 1..63 letters, digits,
