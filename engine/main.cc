@@ -1,29 +1,31 @@
 // ringpost's command line: `serve` runs a node, `demo` shows a batch going through a local sink,
-// `dkim keygen` makes a DKIM key and prints its DNS record; `sink` and `bench` are the benchmark
-// tools of bench/sink and bench/load; `ctl` controls a running node (engine/ctl) and `check-config`
-// checks a config file before a restart.
+// `dkim keygen` makes a DKIM key and prints its DNS record; `ctl` controls a running node
+// (engine/ops/ctl) and `check-config` checks a config file before a restart. `sink` and `bench`,
+// the benchmark tools of bench/sink and bench/load, register themselves
+// (engine/ops/subcommand_registry.h): nothing here includes bench code.
 #include <sys/resource.h>
 
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "bench/load/load_cli.h"
-#include "bench/sink/sink_cli.h"
-#include "engine/config.h"
-#include "engine/api_keys.h"
-#include "engine/check_config.h"
-#include "engine/cli_help.h"
-#include "engine/ctl/ctl_command.h"
-#include "engine/demo.h"
-#include "engine/kernel_probe.h"
-#include "engine/dkim_keygen.h"
-#include "engine/engine.h"
+#include "engine/config/config.h"
+#include "engine/security/api_keys.h"
+#include "engine/ops/check_config.h"
+#include "engine/ops/cli_help.h"
+#include "engine/ops/ctl/ctl_command.h"
+#include "engine/ops/demo.h"
+#include "engine/ops/subcommand_registry.h"
+#include "engine/runtime/engine.h"
+#include "engine/runtime/kernel_probe.h"
+#include "engine/signing/dkim_keygen.h"
 
 namespace {
 
@@ -129,10 +131,17 @@ int main(int argc, char** argv) {
   keygen_cmd->add_option("--algorithm", keygen.algorithm, "ed25519 or rsa")->capture_default_str();
   auto* bits_opt = keygen_cmd->add_option("--bits", keygen.bits, "RSA modulus size")->capture_default_str();
   keygen_cmd->add_option("--out", keygen.out_dir, "directory for the key file")->capture_default_str();
-  ringpost::sink::SinkOptions sink_opts;
-  auto* sink_cmd = ringpost::sink::add_sink_command(app, sink_opts);
-  ringpost::load::LoadOptions bench_opts;
-  auto* bench_cmd = ringpost::load::add_bench_command(app, bench_opts);
+  struct External {
+    CLI::App* cmd;
+    std::function<int()> run;
+    bool runs_a_ring;
+  };
+  std::vector<External> externals;
+  for (const auto& c : ringpost::engine::registered_commands()) {
+    External e{nullptr, {}, c.runs_a_ring};
+    e.cmd = c.add(app, e.run);
+    externals.push_back(std::move(e));
+  }
   auto* key_cmd = app.add_subcommand("key", "API key tools");
   key_cmd->require_subcommand(1);
   auto* key_new_cmd = key_cmd->add_subcommand("new", "make an API key: print the token (once) and its [[keys]] entry");
@@ -159,14 +168,16 @@ int main(int argc, char** argv) {
   if (*key_new_cmd) return ringpost::engine::print_new_api_key(key_name, key_role);
   // Everything that runs a ring checks the kernel first: one line and exit 1 on an old one,
   // never a crash or an HTTP port that silently never accepts.
-  if (*serve_cmd || *sink_cmd || *demo_cmd) {
+  const External* external = nullptr;
+  for (const External& e : externals)
+    if (*e.cmd) external = &e;
+  if (*serve_cmd || *demo_cmd || (external && external->runs_a_ring)) {
     if (const std::string problem = ringpost::engine::kernel_problem(); !problem.empty()) {
       fmt::print(stderr, "{}\n", problem);
       return 1;
     }
   }
-  if (*sink_cmd) return ringpost::sink::run_sink(sink_opts);
-  if (*bench_cmd) return ringpost::load::run_bench(bench_opts);
+  if (external) return external->run();
 
   if (*serve_cmd) return serve(config_path, log_level);
   if (*keygen_cmd) {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "bench/load/load_run.h"
+#include "engine/ops/subcommand_registry.h"
 
 namespace ringpost::load {
 
@@ -85,4 +86,25 @@ int run_bench(const LoadOptions& o) {
   return r.complete && r.failed == 0 ? 0 : 1;
 }
 
+}  // namespace ringpost::load
+
+namespace ringpost::load {
+namespace {
+
+// `ringpost bench` (engine/ops/subcommand_registry.h).
+const bool registered = engine::register_command({
+    [](CLI::App& app, std::function<int()>& run) {
+      auto opts = std::make_shared<LoadOptions>();
+      CLI::App* cmd = add_bench_command(app, *opts);
+      cmd->footer(
+          "Drive a running server with batches over HTTP and report accepted and delivered rates, latency\n"
+          "percentiles and server CPU; prints live progress (rate, done/total) once a second on stderr.\n\n"
+          "Example:\n  ringpost bench --url http://127.0.0.1:8025 --messages 100000 --concurrency 4");
+      run = [opts] { return run_bench(*opts); };
+      return cmd;
+    },
+    /*runs_a_ring=*/false,
+});
+
+}  // namespace
 }  // namespace ringpost::load

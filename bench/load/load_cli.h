@@ -1,5 +1,5 @@
 // `ringpost bench`: registers the subcommand's options and runs the load generator with them.
-// Called from engine/main.cc on the main thread; everything else lives in bench/load/.
+// Registered with engine/ops/subcommand_registry.h (main.cc includes no bench code); everything else lives in bench/load/.
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -20,7 +20,7 @@
 #include "bench/load/percentiles.h"
 #include "bench/load/proc_probe.h"
 #include "bench/load/server_stats.h"
-#include "engine/blocking_http_client.h"
+#include "engine/ops/blocking_http_client.h"
 
 namespace ringpost::load {
 namespace {

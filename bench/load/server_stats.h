@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/blocking_http_client.h"
+#include "engine/ops/blocking_http_client.h"
 
 namespace ringpost::load {
 

@@ -33,9 +33,9 @@
 #include <vector>
 
 #include "bench/micro/micro.h"
-#include "engine/delivery_job.h"
-#include "engine/mailbox.h"
-#include "engine/ring.h"
+#include "engine/delivery/delivery_job.h"
+#include "engine/runtime/mailbox.h"
+#include "engine/runtime/ring.h"
 
 namespace ringpost::bench {
 namespace {

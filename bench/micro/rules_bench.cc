@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "bench/micro/micro.h"
-#include "engine/config.h"
+#include "engine/config/config.h"
 #include "smtp/reply.h"
 
 namespace ringpost::bench {

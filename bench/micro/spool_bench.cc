@@ -26,8 +26,8 @@
 #include <string>
 
 #include "bench/micro/micro.h"
-#include "engine/ring.h"
-#include "engine/spool_writer.h"
+#include "engine/runtime/ring.h"
+#include "engine/spool/spool_writer.h"
 #include "queue/spool_record.h"
 
 namespace ringpost::bench {

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "bench/sink/sink_server.h"
+#include "engine/ops/subcommand_registry.h"
 
 namespace ringpost::sink {
 
@@ -125,4 +126,24 @@ int run_sink(const SinkOptions& opts) {
   return 0;
 }
 
+}  // namespace ringpost::sink
+
+namespace ringpost::sink {
+namespace {
+
+// `ringpost sink` (engine/ops/subcommand_registry.h).
+const bool registered = engine::register_command({
+    [](CLI::App& app, std::function<int()>& run) {
+      auto opts = std::make_shared<SinkOptions>();
+      CLI::App* cmd = add_sink_command(app, *opts);
+      cmd->footer(
+          "Run the benchmark SMTP sink: accepts every message and counts it, so `bench` measures ringpost\n"
+          "and not the receiver.\n\nExample:\n  ringpost sink --listen 127.0.0.1:2525");
+      run = [opts] { return run_sink(*opts); };
+      return cmd;
+    },
+    /*runs_a_ring=*/true,
+});
+
+}  // namespace
 }  // namespace ringpost::sink

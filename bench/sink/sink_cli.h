@@ -1,5 +1,5 @@
 // `ringpost sink`: registers the subcommand's options on the CLI and runs the sink with them.
-// Called from engine/main.cc on the main thread; everything else lives in bench/sink/.
+// Registered with engine/ops/subcommand_registry.h (main.cc includes no bench code); everything else lives in bench/sink/.
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -16,7 +16,7 @@
 
 #include "bench/sink/server_tls.h"
 #include "bench/sink/sink_session.h"
-#include "engine/config.h"
+#include "engine/config/config.h"
 
 namespace ringpost::sink {
 namespace {

@@ -17,7 +17,7 @@
 #include <tl/expected.hpp>
 
 #include "bench/sink/sink_options.h"
-#include "engine/ring.h"
+#include "engine/runtime/ring.h"
 #include "engine/tls/ssl_ptr.h"
 
 namespace ringpost::sink {

@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include "engine/api_keys.h"
+#include "engine/security/api_keys.h"
 #include "queue/message.h"
 
 namespace ringpost::engine {

@@ -8,7 +8,7 @@
 
 #include "engine/api/api_error.h"
 #include "engine/api/submit_request.h"
-#include "engine/config.h"
+#include "engine/config/config.h"
 
 namespace ringpost::engine {
 

@@ -1,6 +1,6 @@
 // --server URL parsing and path escaping (the network side is tested against a real server in
 // tests/integration/ctl_test.cc).
-#include "engine/ctl/admin_client.h"
+#include "engine/ops/ctl/admin_client.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
-// The views of `ringpost ctl` from canned answers shaped like engine/front_admin.cc,
+// The views of `ringpost ctl` from canned answers shaped like engine/http/front_admin.cc,
 // front_api.cc, status_store.cc and front_events.cc write them.
-#include "engine/ctl/views.h"
+#include "engine/ops/ctl/views.h"
 
 #include <gtest/gtest.h>
 #include <fmt/format.h>

@@ -1,5 +1,5 @@
 // render_table / render_fields: alignment by display width, right-aligned numbers, no trailing blanks.
-#include "engine/ctl/table.h"
+#include "engine/ops/ctl/table.h"
 
 #include <gtest/gtest.h>
 

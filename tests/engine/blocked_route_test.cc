@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/route.h"
+#include "engine/delivery/route.h"
 
 namespace ringpost::engine {
 namespace {

@@ -1,7 +1,7 @@
 // Config loading: embedded defaults, the README example, per-domain inheritance, and errors that
 // name the source, the line and the dotted key. Expected values are literals, never Config{}:
 // comparing against the struct's own initialisers would pass whatever the defaults became.
-#include "engine/config.h"
+#include "engine/config/config.h"
 
 #include <gtest/gtest.h>
 

@@ -1,12 +1,12 @@
-// The delivery log's line formatter (engine/delivery_log_line.h): every call is one line of
+// The delivery log's line formatter (engine/ops/delivery_log_line.h): every call is one line of
 // valid JSON with the documented field names; fields that do not apply are left out.
-#include "engine/delivery_log_line.h"
+#include "engine/ops/delivery_log_line.h"
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
-#include "engine/live_policy.h"
-#include "engine/status_store.h"
+#include "engine/delivery/live_policy.h"
+#include "engine/http/status_store.h"
 
 namespace ringpost::engine {
 namespace {

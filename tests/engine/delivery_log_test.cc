@@ -1,8 +1,8 @@
-// DeliveryLog (engine/delivery_log.h) over a real io_uring ring and real files: lines reach the
+// DeliveryLog (engine/ops/delivery_log.h) over a real io_uring ring and real files: lines reach the
 // file in order and whole, size rotation shifts path → path.1 → … and loses nothing within
 // `keep` files, and a reopen request from another thread moves later lines to a fresh file at
 // the original path (logrotate's rename + SIGUSR1). Skips when io_uring is unavailable.
-#include "engine/delivery_log.h"
+#include "engine/ops/delivery_log.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/ring.h"
+#include "engine/runtime/ring.h"
 
 namespace ringpost::engine {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/destination_limiter.h"
+#include "engine/delivery/destination_limiter.h"
 
 #include <gtest/gtest.h>
 

@@ -9,9 +9,9 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
-#include "engine/event_feed.h"
-#include "engine/status_store.h"
-#include "engine/webhooks.h"
+#include "engine/http/event_feed.h"
+#include "engine/http/status_store.h"
+#include "engine/http/webhooks.h"
 
 namespace ringpost::engine {
 namespace {

@@ -2,7 +2,7 @@
 // input is also fed split at every byte boundary, byte by byte, and in 2/5/10/100-byte
 // fragments, through the same buffer handling the front uses (erase `consumed`, feed the rest),
 // and must give the same log.
-#include "engine/http_request_parser.h"
+#include "engine/http/http_request_parser.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>

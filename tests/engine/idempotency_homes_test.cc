@@ -1,4 +1,4 @@
-#include "engine/idempotency_homes.h"
+#include "engine/http/idempotency_homes.h"
 
 #include <algorithm>
 

@@ -2,7 +2,7 @@
 // file, line and key.
 #include <gtest/gtest.h>
 
-#include "engine/config.h"
+#include "engine/config/config.h"
 
 namespace ringpost::engine {
 namespace {

@@ -4,7 +4,7 @@
 // not leave it to the timeout. Counted in loop iterations, never measured in wall time.
 // (Checked by mutation: with notify() not writing the eventfd, or the wake flag never cleared,
 // the one-producer test fails.)
-#include "engine/mailbox.h"
+#include "engine/runtime/mailbox.h"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/ring.h"
+#include "engine/runtime/ring.h"
 
 namespace ringpost::engine {
 namespace {

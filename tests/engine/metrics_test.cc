@@ -6,12 +6,12 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/config.h"
-#include "engine/metrics/exposition.h"
-#include "engine/metrics/front_metrics.h"
-#include "engine/metrics/histogram.h"
-#include "engine/metrics/shard_metrics.h"
-#include "engine/metrics/site_labels.h"
+#include "engine/config/config.h"
+#include "engine/ops/metrics/exposition.h"
+#include "engine/ops/metrics/front_metrics.h"
+#include "engine/ops/metrics/histogram.h"
+#include "engine/ops/metrics/shard_metrics.h"
+#include "engine/ops/metrics/site_labels.h"
 #include "smtp/reply_tally.h"
 
 namespace ringpost::engine {

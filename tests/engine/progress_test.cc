@@ -1,6 +1,6 @@
 // ProgressMeter: a line at most once per interval, the rate over that interval, and a closing
 // line with the average, all from times passed in (no sleeping).
-#include "engine/progress.h"
+#include "engine/ops/progress.h"
 
 #include <gtest/gtest.h>
 

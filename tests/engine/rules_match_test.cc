@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/config.h"
+#include "engine/config/config.h"
 
 namespace ringpost::engine {
 namespace {

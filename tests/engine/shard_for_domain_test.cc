@@ -1,7 +1,7 @@
 // shard_for_domain: the mapping must survive restarts and rebuilds (a domain's queue and limits
 // live on one shard), so it is pinned to 64-bit FNV-1a. The reference below is written
 // independently and anchored to the published FNV test vectors, then compared with the engine.
-#include "engine/shard.h"
+#include "engine/delivery/shard.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // checked on the SQEs the writer queues (opcode, length, offset, link flag) before the ring
 // submits them; "durable" is checked by reading the file back and by running queue recovery on
 // it, which is what a restart would do.
-#include "engine/spool_writer.h"
+#include "engine/spool/spool_writer.h"
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/ring.h"
+#include "engine/runtime/ring.h"
 #include "queue/spool_record.h"
 #include "queue/spool_recovery.h"
 #include "tests/queue/temp_dir.h"

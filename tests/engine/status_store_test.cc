@@ -1,6 +1,6 @@
 // StatusStore: per-state counts, the "final is never replaced by non-final" rule, and the JSON
 // that GET /v1/messages/{id} returns, parsed back with simdjson rather than compared as text.
-#include "engine/status_store.h"
+#include "engine/http/status_store.h"
 
 #include <gtest/gtest.h>
 #include <simdjson.h>

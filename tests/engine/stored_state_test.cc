@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "engine/idempotency.h"
-#include "engine/status_store.h"
+#include "engine/http/idempotency.h"
+#include "engine/http/status_store.h"
 
 namespace ringpost::engine {
 namespace {

@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "engine/http_request_parser.h"
+#include "engine/http/http_request_parser.h"
 
 namespace {
 

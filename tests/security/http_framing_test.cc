@@ -1,7 +1,7 @@
 // HttpRequestParser against the smuggling and confusion inputs of issue 18: singleton headers
 // sent twice, credentials in chunked trailers. Every input is also fed split at every byte
 // boundary, so a field name or value cut across reads cannot slip past the checks.
-#include "engine/http_request_parser.h"
+#include "engine/http/http_request_parser.h"
 
 #include <gtest/gtest.h>
 

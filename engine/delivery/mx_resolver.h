@@ -1,0 +1,64 @@
+// MX routing for one shard, RFC 5321 §5.1: c-ares driven from the shard's io_uring loop (its
+// sockets are polled with IORING_OP_POLL_ADD, its timeouts by the shard tick), so lookups never
+// block and need no resolver thread. Answers are parsed by the sans-IO engine/dns code, which
+// keeps the TTLs. Owned by the shard thread; the shard caches the results.
+#pragma once
+
+#include <ares.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/config/config.h"
+#include "engine/runtime/ring.h"
+#include "engine/delivery/route.h"
+
+namespace ringpost::engine {
+
+class MxResolver {
+ public:
+  struct Result {
+    RoutePtr route;       // set on success
+    smtp::Reply failure;  // otherwise: why (5xx = bounce: NXDOMAIN, null MX; 4xx = try later)
+    int64_t expires_ms = 0;
+  };
+  using Done = std::function<void(const std::string& domain, Result result)>;
+
+  MxResolver(Ring& ring, const Config& cfg, Done done);
+  ~MxResolver();
+  MxResolver(const MxResolver&) = delete;
+  MxResolver& operator=(const MxResolver&) = delete;
+
+  // Starts a lookup of `domain` (or of a static route's host name), unless one for the same
+  // name is in flight: then the caller waits for that one's answer (Done is called once per
+  // name, and the shard hands it to every domain waiting on the name).
+  void lookup(const std::string& domain, int64_t now);
+  void tick(int64_t now);
+
+ private:
+  struct Lookup;
+  struct Query;
+  struct PollOp;
+
+  static void on_sock_state(void* data, ares_socket_t fd, int readable, int writable);
+  static void on_mx(void* arg, int status, int timeouts, unsigned char* abuf, int alen);
+  static void on_address(void* arg, int status, int timeouts, unsigned char* abuf, int alen);
+  void resolve_hosts(Lookup& l);
+  void arm_poll(ares_socket_t fd);
+  void finish(Lookup& l);
+  void fail(Lookup& l, smtp::Reply why, uint32_t ttl_s);
+  int64_t clamp_ttl(uint32_t ttl_s) const;
+
+  Ring& ring_;
+  const Config& cfg_;
+  Done done_;
+  ares_channel channel_ = nullptr;
+  int64_t now_ = 0;
+  std::unordered_map<ares_socket_t, PollOp*> polls_;
+  std::unordered_map<std::string, std::unique_ptr<Lookup>> lookups_;
+};
+
+}  // namespace ringpost::engine

@@ -1,0 +1,182 @@
+// One delivery shard: a thread with its own io_uring ring. It routes the domains that hash to it
+// (static route, address literal or MX lookup) and owns the sites (connection pools, queues,
+// retry timers) whose site key hashes to it; a delivery whose site lives elsewhere is handed to
+// that shard with its route. Jobs arrive through its inbox; recipient state changes leave
+// through the front's event mailbox. Nothing here is shared with another thread except the
+// mailboxes and the relaxed counters.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <queue>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <random>
+
+#include "engine/config/config.h"
+#include "engine/delivery/delivery_job.h"
+#include "engine/delivery/live_policy.h"
+#include "engine/delivery/shard_control.h"
+#include "engine/runtime/start_signal.h"
+#include "engine/runtime/mailbox.h"
+#include "engine/runtime/ring.h"
+#include "engine/delivery/route.h"
+#include "engine/ops/metrics/shard_metrics.h"
+#include "engine/delivery/site.h"
+
+namespace ringpost::engine {
+
+class MxResolver;
+
+// Written only by the owning shard, read by the front for /v1/stats: relaxed atomics suffice.
+struct ShardCounters {
+  std::atomic<uint64_t> connections_opened{0};
+  std::atomic<uint64_t> transactions{0};
+  std::atomic<uint64_t> queued{0};  // deliveries waiting in site queues, for a route or a retry
+  std::atomic<uint64_t> sites{0};
+  std::atomic<uint64_t> dns_lookups{0};
+};
+
+// Front → shard, and shard → shard once the route is known (then `route` is set).
+struct ShardJob {
+  DeliveryJob job;
+  RoutePtr route;
+};
+
+class Shard {
+ public:
+  Shard(uint32_t index, const Config& cfg, Mailbox<DeliveryEvent>& events, const PolicyBook& policies,
+        Mailbox<ShardAnswer>& answers);
+  ~Shard();
+
+  // All shards, for handing deliveries to the shard that owns their site. Before start().
+  void set_peers(std::vector<Shard*> peers) { peers_ = std::move(peers); }
+  void start();
+  // After start(): whether the thread set itself up (ring, resolver), or why not.
+  tl::expected<void, std::string> wait_started() { return started_.wait(); }
+  void request_stop() { stop_.store(true, std::memory_order_relaxed); }
+  void join();
+
+  Mailbox<ShardJob>& inbox() { return inbox_; }
+  Mailbox<ShardCommand>& control() { return control_; }
+  ShardCounters& counters() { return counters_; }
+  // Written by this shard only; the front reads it for /metrics.
+  ShardMetrics& metrics() { return metrics_; }
+
+  // For sites and connections, on the shard thread only.
+  Ring& ring() { return *ring_; }
+  int64_t now() const { return now_; }
+  const std::string& hostname() const { return cfg_.hostname; }
+  // `host`: the MX host (endpoint) the attempt talked to, for the status' attempt history.
+  void report(const std::shared_ptr<const SpooledMessage>& msg, uint32_t rcpt, queue::RecipientState state,
+              uint32_t attempts, const smtp::Reply& reply, const std::string& site = {},
+              const std::string& host = {}, const AttemptTrace& trace = {});
+  void schedule_retry(Delivery d, int64_t at_ms);
+  // Counts an attempt for every recipient of d and retries or expires them by policy.
+  void defer(Delivery d, const smtp::Reply& why, const queue::RetryPolicy& retry, const std::string& site = {});
+  // One recipient's failed attempt: reported deferred and added to `again` (its next
+  // attempt goes to again_at), or reported expired once the policy gives up.
+  void defer_recipient(const RecipientRef& r, const smtp::Reply& why, const queue::RetryPolicy& retry,
+                       Delivery& again, int64_t& again_at, const std::string& site = {},
+                       const std::string& host = {}, const AttemptTrace& trace = {});
+  void mark_dirty(Site& s) { dirty_.insert(&s); }
+  // Stopping: sites hand out no more mail and close idle connections with QUIT.
+  bool draining() const { return draining_; }
+  // The TLS context and session cache for a policy's verification settings, made on first use.
+  TlsProfile tls_profile(const DeliveryPolicy& p);
+  const ResponseRules& rules() const { return live_->config->rules; }
+  // Before start(): where sites get their rate budget (default: local token buckets).
+  void set_destination_limiters(DestinationLimiterFactory f) { make_limiter_ = std::move(f); }
+  std::unique_ptr<DestinationLimiter> make_destination_limiter(const std::string& site) const {
+    return make_limiter_(site);
+  }
+  // A delivery of a message an operator bounced (bounce-all) is reported bounced, not sent.
+  bool bounced_by_operator(const std::string& domain, const Delivery& d);
+
+ private:
+  struct RouteEntry {
+    RoutePtr route;
+    smtp::Reply failure;
+    int64_t expires_ms = 0;
+    bool pending = false;
+    std::vector<Delivery> waiting;
+    int64_t used_ms = 0;  // last message routed by it (eviction)
+  };
+  // Once a second: drops idle sites (Site::evictable) and route entries unused for as long.
+  void evict_idle();
+  int64_t next_evict_ms_ = 0;
+  struct Retry {
+    int64_t at_ms;
+    std::string domain;
+    Delivery delivery;
+    bool operator>(const Retry& o) const { return at_ms > o.at_ms; }
+  };
+  struct TlsState;
+
+  void run();
+  void drain();
+  void accept_jobs();
+  void tick();
+  void flush_events();
+  // Limits changed (SIGHUP or an operator): every site takes the new ones.
+  void refresh_policies();
+  void run_commands();
+
+  ShardAnswer answer(const ShardCommand& cmd);
+  // Sends d on its way: cached route → its site (here or on the owning shard); else a lookup.
+  void route(const std::string& domain, Delivery d);
+  void dispatch(const std::string& domain, Delivery d, const RouteEntry& e);
+  void on_resolved(const std::string& domain, RoutePtr route, smtp::Reply failure, int64_t expires_ms);
+  RoutePtr static_route(const std::string& domain, const DeliveryPolicy& p) const;
+  // A route from DNS or an address literal without its endpoints in [delivery]
+  // blocked_networks; when none is left, null and `failure` says why (550 5.7.1).
+  RoutePtr without_blocked(const std::string& domain, RoutePtr route, smtp::Reply& failure) const;
+  Site& site_for(const RoutePtr& route, const std::string& domain);
+
+  uint32_t index_;
+  const Config& cfg_;
+  Mailbox<DeliveryEvent>& events_;
+  Mailbox<ShardJob> inbox_;
+  Mailbox<ShardCommand> control_;
+  Mailbox<ShardAnswer>& answers_;
+  const PolicyBook& policies_;
+  std::shared_ptr<const LivePolicy> live_;
+  uint64_t policy_generation_ = 0;
+  std::mt19937 jitter_rng_;
+  std::vector<ShardCommand> commands_;
+  std::unordered_map<std::string, std::size_t> retries_by_domain_;  // deliveries in retries_
+  std::unordered_map<std::string, std::pair<int64_t, smtp::Reply>> bounce_marks_;  // by domain
+  std::vector<Shard*> peers_;
+  std::vector<bool> peer_touched_;
+  ShardCounters counters_;
+  ShardMetrics metrics_{cfg_.metrics_top_sites};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  StartSignal started_;
+  std::unique_ptr<Ring> ring_;
+  std::unique_ptr<MxResolver> resolver_;
+  std::map<std::pair<bool, std::string>, std::unique_ptr<TlsState>> tls_states_;
+  bool has_named_routes_ = false;
+  DestinationLimiterFactory make_limiter_ = [](const std::string&) { return std::make_unique<LocalDestinationLimiter>(); };
+  static bool names_route_hosts(const Config& cfg);
+  bool draining_ = false;  // a static route names a host to look up
+  int64_t now_ = 0;
+  int64_t next_tick_ms_ = 0;
+  std::unordered_map<std::string, RouteEntry> routes_;  // by domain
+  std::unordered_map<std::string, std::unique_ptr<Site>> sites_;  // by site key
+  std::unordered_set<Site*> dirty_;
+  std::priority_queue<Retry, std::vector<Retry>, std::greater<>> retries_;
+  std::vector<ShardJob> incoming_;
+  std::vector<DeliveryEvent> outgoing_;
+};
+
+// Which shard owns a key (a domain for routing, a site key for its pool). Stable for a given
+// shard count, so a domain's routing and a site's connections and limits live on one thread.
+uint32_t shard_for_domain(const std::string& key, uint32_t shard_count);
+
+}  // namespace ringpost::engine
