@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "dkim/signing_key.h"
-#include "engine/config.h"
+#include "engine/config/config.h"
 #include "tests/dkim/dkim_fixtures.h"
 
 namespace ringpost::dkim_test {

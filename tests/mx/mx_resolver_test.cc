@@ -2,7 +2,7 @@
 // (Knot, tests/dns_support) on loopback, the resolver driven by hand. Runs under
 // AddressSanitizer too (CMakePresets.json "asan", .ci/run), where a lookup freed while c-ares
 // still holds it is a reported heap-use-after-free rather than luck.
-#include "engine/mx_resolver.h"
+#include "engine/delivery/mx_resolver.h"
 
 #include <gtest/gtest.h>
 
@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "engine/config.h"
-#include "engine/ring.h"
+#include "engine/config/config.h"
+#include "engine/runtime/ring.h"
 #include "tests/dns_support/authoritative_dns.h"
 
 namespace ringpost::engine {
