@@ -48,6 +48,10 @@ struct Recipient {
   std::string site;               // where the last attempt went (MX host set or route); not spooled
   bool recovered = false;         // re-queued by a spool recovery: a delivery after it may be a repeat
   std::vector<Attempt> history;   // latest last; at most kMaxAttemptHistory
+  // While deferred: when the next attempt is due (the retry schedule's next time, or when the
+  // suspension holding the recipient ends); 0 = not known (e.g. after a restart). Not spooled.
+  // Last, so positional initializers of the fields above stay as they are.
+  int64_t next_attempt_at_ms = 0;
 };
 
 inline constexpr std::size_t kMaxAttemptHistory = 10;

@@ -58,6 +58,13 @@ struct DeliveryEvent {
   std::string site;  // the site (MX host set or route) the attempt went to; empty before routing
   std::string host;  // the endpoint (MX host and address) that answered; empty without a connection
   AttemptTrace attempt;  // for the delivery log: the connection's address and TLS, the attempt's start
+  // deferred: when the next attempt is due (GET /v1/messages/{id} next_attempt_at); 0 = unknown.
+  int64_t next_attempt_at_ms = 0;
+  // Not an attempt: the recipient waits at a suspended site (a [[rules]] suspension) or for its
+  // domain's operator suspension to end. Shown in the status (deferred, the reply that caused
+  // it, next_attempt_at) and the event feed; not spooled, not counted in /metrics, not in the
+  // delivery log, not added to the attempt history (docs/shaping.md "Held mail").
+  bool hold = false;
 };
 
 }  // namespace ringpost::engine

@@ -1,6 +1,8 @@
 // See live_policy.h.
 #include "engine/delivery/live_policy.h"
 
+#include <algorithm>
+
 namespace ringpost::engine {
 
 bool DomainOverride::empty() const {
@@ -20,6 +22,19 @@ DeliveryPolicy LivePolicy::effective(const std::string& domain) const {
   if (o.max_recipients_per_message) p.max_recipients_per_message = o.max_recipients_per_message;
   if (o.idle_timeout) p.idle_timeout = *o.idle_timeout;
   return p;
+}
+
+DeliveryPolicy strictest(DeliveryPolicy a, const DeliveryPolicy& b) {
+  auto lower = [](std::optional<double>& x, const std::optional<double>& y) {
+    if (y && (!x || *y < *x)) x = y;
+  };
+  a.max_connections = std::min(a.max_connections, b.max_connections);
+  a.max_msgs_per_connection = std::min(a.max_msgs_per_connection, b.max_msgs_per_connection);
+  a.initial_connections = std::min(a.initial_connections, b.initial_connections);
+  a.idle_timeout = std::min(a.idle_timeout, b.idle_timeout);
+  lower(a.msgs_per_second, b.msgs_per_second);
+  lower(a.connections_per_second, b.connections_per_second);
+  return a;
 }
 
 std::optional<uint32_t> LivePolicy::max_recipients_per_message(const std::string& domain) const {

@@ -44,6 +44,14 @@ struct LivePolicy {
   std::optional<uint32_t> max_recipients_per_message(const std::string& domain) const;
 };
 
+// The limits of a site shared by several domains (MX rollup, a shared static route): each
+// limit is the strictest of the domains' (a smaller number; a set rate beats unlimited), so
+// no domain's limit (or an operator's throttle of it) is ignored because another domain got
+// there first. The rest (retry schedule, max_age, timeouts, TLS, chunking, eviction) stays
+// `a`'s: the site's first domain. max_recipients_per_message is per domain (the front splits
+// each domain's envelopes by its own value) and stays `a`'s too. docs/shaping.md "Rollup".
+DeliveryPolicy strictest(DeliveryPolicy a, const DeliveryPolicy& b);
+
 class PolicyBook {
  public:
   explicit PolicyBook(std::shared_ptr<const LivePolicy> initial) : current_(std::move(initial)) {}

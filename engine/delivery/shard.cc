@@ -1,11 +1,15 @@
 // See shard.h. The loop shape is liburing's: submit and wait once, dispatch every completion,
 // then do the bookkeeping that completions made necessary (new jobs, pumping the sites they
 // touched, timers, events out). Timers are a 50 ms tick rather than one io_uring timeout per
-// connection: SMTP deadlines are seconds to minutes, and a scan per tick is cheaper than
-// arming and cancelling a timeout SQE around every command.
+// connection: SMTP deadlines are seconds to minutes, and a heap entry per site is cheaper than
+// arming and cancelling a timeout SQE around every command. The tick visits only the sites
+// whose due time has come (site_timers_), so 100,000 idle sites cost nothing until each one's
+// eviction check.
 #include "engine/delivery/shard.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
+#include <pthread.h>
 
 #include <algorithm>
 
@@ -21,6 +25,7 @@
 namespace ringpost::engine {
 namespace {
 constexpr int kTickMs = 50;
+constexpr std::size_t kTrimAfterEvictions = 1000;
 }
 
 uint32_t shard_for_domain(const std::string& key, uint32_t shard_count) {
@@ -59,6 +64,9 @@ Shard::~Shard() { join(); }
 void Shard::start() {
   peer_touched_.assign(peers_.size(), false);
   thread_ = std::thread([this] { run(); });
+  // Named, so `top -H` and /proc/PID/task/*/comm tell the shards from the front (bench/soak
+  // sums these threads' CPU as the tick's cost).
+  pthread_setname_np(thread_.native_handle(), "ringpost-shard");
 }
 
 void Shard::join() {
@@ -110,10 +118,8 @@ void Shard::run() {
     // next iteration rather than invalidating this walk.
     std::vector<Site*> dirty(dirty_.begin(), dirty_.end());
     dirty_.clear();
-    for (Site* s : dirty) {
-      s->pump(now_);
-      s->reap();
-    }
+    for (Site* s : dirty) visit(*s);
+    trim_after_evictions();
     for (std::size_t i = 0; i < peers_.size(); ++i) {
       if (!peer_touched_[i]) continue;
       peer_touched_[i] = false;
@@ -165,11 +171,13 @@ Site& Shard::site_for(const RoutePtr& route, const std::string& domain) {
   auto it = sites_.find(key);
   if (it == sites_.end()) {
     it = sites_.emplace(key, std::make_unique<Site>(*this, route, key, domain, policy, now_)).first;
-    it->second->set_policy(live_->effective(domain), live_->suspended_until_ms(domain), now_);
+    it->second->set_policy(*live_, now_);
     counters_.sites.store(sites_.size(), std::memory_order_relaxed);
   } else {
     it->second->update_route(route);
-    it->second->add_domain(domain);
+    // Rollup: a new domain on the site brings its limits (the strictest apply) and its
+    // operator's suspension (docs/shaping.md "Rollup").
+    if (it->second->add_domain(domain)) it->second->set_policy(*live_, now_);
   }
   return *it->second;
 }
@@ -236,7 +244,12 @@ bool Shard::bounced_by_operator(const std::string& domain, const Delivery& d) {
 
 void Shard::route(const std::string& domain, Delivery d) {
   if (bounced_by_operator(domain, d)) return;
-  RouteEntry& e = routes_[domain];
+  auto [entry, fresh] = routes_.try_emplace(domain);
+  RouteEntry& e = entry->second;
+  if (fresh) {
+    e.domain = &entry->first;
+    route_timers_.schedule(e, now_ + live_->config->defaults.site_idle_evict.count());
+  }
   e.used_ms = now_;
   if (!e.pending && (e.route || e.failure.code) && e.expires_ms > now_) return dispatch(domain, std::move(d), e);
   if (!e.pending) {
@@ -255,6 +268,7 @@ void Shard::route(const std::string& domain, Delivery d) {
     resolver_->lookup(p.route ? p.route->host : domain, now_);
   }
   e.waiting.push_back(std::move(d));
+  ++route_waiting_;
 }
 
 void Shard::on_resolved(const std::string& name, RoutePtr route, smtp::Reply failure, int64_t expires_ms) {
@@ -284,6 +298,7 @@ void Shard::on_resolved(const std::string& name, RoutePtr route, smtp::Reply fai
       e.route = without_blocked(domain, route, e.failure);
     }
     e.expires_ms = expires_ms;
+    route_waiting_ -= e.waiting.size();
     std::vector<Delivery> waiting = std::move(e.waiting);
     e.waiting.clear();
     for (Delivery& d : waiting) dispatch(domain, std::move(d), e);
@@ -336,15 +351,25 @@ void Shard::refresh_policies() {
     // A reloaded file may change [domains] routes: forget settled routes so the next message
     // for a domain is routed by the new file. Mail already handed to a site goes where it was going.
     has_named_routes_ = names_route_hosts(*live_->config);
-    std::erase_if(routes_, [](const auto& kv) { return !kv.second.pending && kv.second.waiting.empty(); });
+    for (auto it = routes_.begin(); it != routes_.end();) {
+      RouteEntry& e = it->second;
+      if (e.pending || !e.waiting.empty()) {
+        ++it;
+        continue;
+      }
+      route_timers_.cancel(e);
+      it = routes_.erase(it);
+    }
   }
   bounce_marks_.clear();
   for (const auto& [domain, o] : live_->overrides)
     if (o.bounce_created_before_ms)
       bounce_marks_[domain] = {o.bounce_created_before_ms,
                                smtp::Reply{550, "5.0.0", fmt::format("administratively bounced: {}", o.bounce_reason)}};
-  for (auto& [key, s] : sites_)
-    s->set_policy(live_->effective(s->policy_domain()), live_->suspended_until_ms(s->policy_domain()), now_);
+  for (auto& [key, s] : sites_) {
+    s->set_policy(*live_, now_);
+    mark_dirty(*s);  // new limits, suspensions or site_idle_evict: a new due time
+  }
 }
 
 void Shard::run_commands() {
@@ -390,6 +415,7 @@ ShardAnswer Shard::answer(const ShardCommand& cmd) {
             report(d.msg, ref.index, queue::RecipientState::bounced, ref.attempts, cmd.reply);
             ++a.affected;
           }
+        route_waiting_ -= it->second.waiting.size();
         it->second.waiting.clear();
       }
       for (auto& [key, s] : sites_) a.affected += s->bounce_domain(cmd.domain, cmd.reply);
@@ -421,40 +447,80 @@ void Shard::tick() {
     route(domain, std::move(d));
   }
   resolver_->tick(now_);
-  std::size_t queued = retries_.size();
-  for (auto& [domain, e] : routes_) queued += e.waiting.size();
-  for (auto& [key, s] : sites_) {
+  // Only what is due: a connection's deadline or idle timeout, a site's wait, an eviction
+  // check. Visited with this iteration's dirty sites (run), which reschedules them.
+  while (Site* s = site_timers_.pop_due(now_)) {
     s->tick(now_);
-    queued += s->queued();
     mark_dirty(*s);
   }
-  counters_.queued.store(queued, std::memory_order_relaxed);
-  if (now_ >= next_evict_ms_) evict_idle();
-  metrics_.publish_gauges(sites_);
+  while (RouteEntry* e = route_timers_.pop_due(now_)) check_route(*e);
+  counters_.queued.store(retries_.size() + route_waiting_ + static_cast<std::size_t>(std::max<int64_t>(0, site_queued_)),
+                         std::memory_order_relaxed);
 }
 
-void Shard::evict_idle() {
-  next_evict_ms_ = now_ + 1000;
-  for (auto it = sites_.begin(); it != sites_.end();) {
-    if (it->second->evictable(now_)) {
-      dirty_.erase(it->second.get());
-      it = sites_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+void Shard::visit(Site& s) {
+  s.note_activity(now_);
+  s.pump(now_);
+  s.reap();
+  if (s.evictable(now_)) return evict(s);
+  publish(s, static_cast<int64_t>(s.queued()), static_cast<int64_t>(s.connection_count()));
+  site_timers_.schedule(s, s.next_due_ms(now_, kTickMs));
+}
+
+void Shard::trim_after_evictions() {
+  // glibc keeps what a thread freed in its arena for the next malloc; after the state of
+  // thousands of sites is freed, most of those pages would stay resident for the life of the
+  // process (measured: bench/soak, docs/performance.md "Soak"). malloc_trim(0) gives free pages
+  // back (every arena's, not only this thread's). Once per 1,000 evictions, or after 100 once
+  // evictions pause for a second: it walks the heap (milliseconds for hundreds of MiB), so
+  // not per site, and a site evicted now and then is not worth one.
+  if (evicted_since_trim_ < kTrimAfterEvictions / 10) return;
+  if (evicted_since_trim_ < kTrimAfterEvictions && now_ - last_evict_ms_ < 1000) return;
+  evicted_since_trim_ = 0;
+  malloc_trim(0);
+}
+
+void Shard::evict(Site& s) {
+  ++evicted_since_trim_;
+  last_evict_ms_ = now_;
+  publish(s, 0, 0);
+  site_timers_.cancel(s);
+  dirty_.erase(&s);
+  const std::string key = s.key();  // s (and its key) go with the erase
+  sites_.erase(key);
   counters_.sites.store(sites_.size(), std::memory_order_relaxed);
+}
+
+void Shard::publish(Site& s, int64_t queued, int64_t connections) {
+  Site::Published& p = s.published();
+  if (p.queued == queued && p.connections == connections) return;
+  site_queued_ += queued - p.queued;
+  metrics_.add_site_gauges(s.metrics(), queued - p.queued, connections - p.connections);
+  p.queued = queued;
+  p.connections = connections;
+}
+
+void Shard::check_route(RouteEntry& e) {
+  // The window as configured now: a reload that shortens it applies from each entry's next check.
   const int64_t window = live_->config->defaults.site_idle_evict.count();
-  std::erase_if(routes_, [&](const auto& kv) {
-    const RouteEntry& e = kv.second;
-    return !e.pending && e.waiting.empty() && now_ - e.used_ms >= window;
-  });
+  if (e.pending || !e.waiting.empty()) return route_timers_.schedule(e, now_ + window);
+  if (now_ - e.used_ms < window) return route_timers_.schedule(e, e.used_ms + window);
+  const std::string domain = *e.domain;  // e goes with the erase
+  routes_.erase(domain);
 }
 
 void Shard::report(const std::shared_ptr<const SpooledMessage>& msg, uint32_t rcpt, queue::RecipientState state,
                    uint32_t attempts, const smtp::Reply& reply, const std::string& site, const std::string& host,
                    const AttemptTrace& trace) {
   outgoing_.push_back(DeliveryEvent{msg, rcpt, state, attempts, reply, now_, site, host, trace});
+}
+
+void Shard::report_hold(const Delivery& d, const smtp::Reply& why, int64_t until_ms, const std::string& site) {
+  for (const RecipientRef& r : d.recipients) {
+    report(d.msg, r.index, queue::RecipientState::deferred, r.attempts, why, site);
+    outgoing_.back().next_attempt_at_ms = until_ms;
+    outgoing_.back().hold = true;
+  }
 }
 
 void Shard::schedule_retry(Delivery d, int64_t at_ms) {
@@ -477,9 +543,12 @@ void Shard::defer_recipient(const RecipientRef& r, const smtp::Reply& why, const
     report(again.msg, r.index, queue::RecipientState::expired, attempts, why, site, host, trace);
     return;
   }
+  // The recipients of one delivery are retried together, at the first one's time: that is
+  // the time each is shown (next_attempt_at).
+  if (again.recipients.empty()) again_at = *at;
   report(again.msg, r.index, queue::RecipientState::deferred, attempts, why, site, host, trace);
+  outgoing_.back().next_attempt_at_ms = again_at;
   again.recipients.push_back({r.index, attempts});
-  again_at = *at;
 }
 
 void Shard::defer(Delivery d, const smtp::Reply& why, const queue::RetryPolicy& retry, const std::string& site) {

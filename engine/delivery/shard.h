@@ -25,6 +25,7 @@
 #include "engine/runtime/start_signal.h"
 #include "engine/runtime/mailbox.h"
 #include "engine/runtime/ring.h"
+#include "engine/runtime/timer_heap.h"
 #include "engine/delivery/route.h"
 #include "engine/ops/metrics/shard_metrics.h"
 #include "engine/delivery/site.h"
@@ -76,6 +77,10 @@ class Shard {
   void report(const std::shared_ptr<const SpooledMessage>& msg, uint32_t rcpt, queue::RecipientState state,
               uint32_t attempts, const smtp::Reply& reply, const std::string& site = {},
               const std::string& host = {}, const AttemptTrace& trace = {});
+  // d's recipients wait for a suspension to end at until_ms (the site's [[rules]] suspension,
+  // or an operator's of their domain): reported deferred with `why` and that time, no attempt
+  // counted (DeliveryEvent::hold). Called once per suspension per delivery, not per tick.
+  void report_hold(const Delivery& d, const smtp::Reply& why, int64_t until_ms, const std::string& site);
   void schedule_retry(Delivery d, int64_t at_ms);
   // Counts an attempt for every recipient of d and retries or expires them by policy.
   void defer(Delivery d, const smtp::Reply& why, const queue::RetryPolicy& retry, const std::string& site = {});
@@ -106,10 +111,24 @@ class Shard {
     bool pending = false;
     std::vector<Delivery> waiting;
     int64_t used_ms = 0;  // last message routed by it (eviction)
+    const std::string* domain = nullptr;  // its key in routes_ (node keys do not move)
+    TimerSlot evict_timer;                // route_timers_: when to check it for eviction
+    TimerSlot& timer_slot() { return evict_timer; }
   };
-  // Once a second: drops idle sites (Site::evictable) and route entries unused for as long.
-  void evict_idle();
-  int64_t next_evict_ms_ = 0;
+  // A site's visit: on an event (dirty_) or when its timer is due. Pumps and reaps it, then
+  // evicts it (Site::evictable) or sets its next due time (Site::next_due_ms).
+  void visit(Site& s);
+  void evict(Site& s);
+  // Returns freed memory to the kernel after a burst of evictions (malloc_trim).
+  void trim_after_evictions();
+  std::size_t evicted_since_trim_ = 0;
+  int64_t last_evict_ms_ = 0;
+  // Its queued and connection counts into counters_.queued and /metrics, as changes since the
+  // site's last visit: no tick walks every site to sum them.
+  void publish(Site& s, int64_t queued, int64_t connections);
+  // A route entry's eviction check is due: dropped when unused for site_idle_evict, else
+  // checked again when it could be.
+  void check_route(RouteEntry& e);
   struct Retry {
     int64_t at_ms;
     std::string domain;
@@ -170,6 +189,13 @@ class Shard {
   std::unordered_map<std::string, RouteEntry> routes_;  // by domain
   std::unordered_map<std::string, std::unique_ptr<Site>> sites_;  // by site key
   std::unordered_set<Site*> dirty_;
+  // Sites and route entries by the time they next need the tick (engine/runtime/timer_heap.h):
+  // a tick visits those due, not every one ever seen (issue 20, defect 3). Every site is in
+  // site_timers_ or dirty_ (or being visited); an evicted one leaves both.
+  TimerHeap<Site> site_timers_;
+  TimerHeap<RouteEntry> route_timers_;
+  std::size_t route_waiting_ = 0;  // deliveries in routes_' waiting lists, for counters_.queued
+  int64_t site_queued_ = 0;        // sum of the sites' queued(), as of their last visits
   std::priority_queue<Retry, std::vector<Retry>, std::greater<>> retries_;
   std::vector<ShardJob> incoming_;
   std::vector<DeliveryEvent> outgoing_;

@@ -20,6 +20,11 @@ namespace {
 // A new connection is worth opening for every this many queued messages: one message should
 // not open twenty connections, ten thousand should open all that the policy allows.
 constexpr std::size_t kQueuedPerNewConnection = 10;
+
+// What a recipient held by an operator's suspension of its domain shows as its last reply.
+smtp::Reply held_by_operator(const std::string& domain) {
+  return smtp::Reply{451, "4.3.0", fmt::format("held: delivery to {} is suspended by an operator", domain)};
+}
 }  // namespace
 
 struct Site::BodyLoad : Completion {
@@ -55,13 +60,90 @@ Site::Site(Shard& shard, RoutePtr route, std::string key, std::string policy_dom
   rates_->set_connection_rate(policy_.connections_per_second, now);
 }
 
-void Site::set_policy(const DeliveryPolicy& policy, int64_t admin_suspended_until_ms, int64_t now) {
-  policy_ = policy;
+void Site::set_policy(const LivePolicy& live, int64_t now) {
+  // Rollup: the strictest limits of every domain here, so a limit or throttle of any of them is
+  // in force for the connections and rate they share (docs/shaping.md "Rollup").
+  policy_ = live.effective(policy_domain_);
+  for (const std::string& d : domains_)
+    if (d != policy_domain_) policy_ = strictest(std::move(policy_), live.effective(d));
   retry_ = queue::RetryPolicy(policy_.retry, policy_.max_age);
   window_ = std::min<double>(window_, policy_.max_connections);
-  admin_suspended_until_ = admin_suspended_until_ms;
   apply_rate(now);
   rates_->set_connection_rate(policy_.connections_per_second, now);
+  std::map<std::string, int64_t> suspensions;
+  for (const std::string& d : domains_)
+    if (const int64_t until = live.suspended_until_ms(d); until > now) suspensions[d] = until;
+  // Every publish (any domain's change, a SIGHUP) comes here; the queue is walked only when
+  // this site's suspensions changed.
+  if (suspensions == domain_suspended_until_) return;
+  domain_suspended_until_ = std::move(suspensions);
+  hold_domains(now);
+}
+
+void Site::enqueue(Delivery d) {
+  const int64_t now = shard_.now();
+  if (hold_if_domain_suspended(d, now)) return;
+  if (suspended(now)) shard_.report_hold(d, suspend_reply_, suspended_until_, key());
+  queue_.push_back(std::move(d));
+}
+
+bool Site::hold_if_domain_suspended(Delivery& d, int64_t now) {
+  if (domain_suspended_until_.empty()) return false;
+  const std::string domain = queue::domain_of(d.msg->recipients[d.recipients.front().index]);
+  auto it = domain_suspended_until_.find(domain);
+  if (it == domain_suspended_until_.end() || it->second <= now) return false;
+  shard_.report_hold(d, held_by_operator(domain), it->second, key());
+  d.body.reset();  // waiting costs the envelope only, as in the retry heap
+  Held& h = held_[domain];
+  h.reported_until = it->second;
+  h.q.push_back(std::move(d));
+  ++held_count_;
+  return true;
+}
+
+void Site::hold_domains(int64_t now) {
+  release_held(now);
+  if (domain_suspended_until_.empty()) return;
+  // A suspension whose end moved (suspended again with another `for`): its held mail is
+  // reported again with the new end.
+  for (auto& [domain, h] : held_) {
+    const int64_t until = domain_suspended_until_.at(domain);
+    if (h.reported_until == until) continue;
+    h.reported_until = until;
+    for (const Delivery& d : h.q) shard_.report_hold(d, held_by_operator(domain), until, key());
+  }
+  // Newly suspended: one walk of the queue, once per change of the suspensions, not per tick.
+  std::deque<Delivery> keep;
+  for (Delivery& d : queue_)
+    if (!hold_if_domain_suspended(d, now)) keep.push_back(std::move(d));
+  queue_.swap(keep);
+}
+
+void Site::release_held(int64_t now) {
+  std::erase_if(domain_suspended_until_, [&](const auto& kv) { return kv.second <= now; });
+  for (auto it = held_.begin(); it != held_.end();) {
+    const std::string domain = (it++)->first;  // release_domain erases that entry, not `it`
+    if (!domain_suspended_until_.count(domain)) release_domain(domain, now);
+  }
+}
+
+void Site::release_domain(const std::string& domain, int64_t now) {
+  auto it = held_.find(domain);
+  if (it == held_.end()) return;
+  std::deque<Delivery> q = std::move(it->second.q);
+  held_.erase(it);
+  held_count_ -= q.size();
+  for (Delivery& d : q) {
+    // Resumed while a rule suspends the whole site: they wait for that, and say so.
+    if (suspended(now)) shard_.report_hold(d, suspend_reply_, suspended_until_, key());
+    queue_.push_back(std::move(d));
+  }
+  shard_.mark_dirty(*this);
+}
+
+void Site::report_queue_held() {
+  for (const Delivery& d : queue_) shard_.report_hold(d, suspend_reply_, suspended_until_, key());
+  for (const auto& load : loads_) shard_.report_hold(load->delivery, suspend_reply_, suspended_until_, key());
 }
 
 void Site::apply_rate(int64_t now) {
@@ -84,9 +166,16 @@ void Site::on_reply(const smtp::Reply& reply, int64_t now) {
   // from the connect-failure path and from the session's reply) or for one that extends it.
   if (rule->action == RuleAction::suspend) {
     const bool starts = suspended_until_ <= now;
-    suspended_until_ = std::max(suspended_until_, now + rule->duration.count());
+    const int64_t until = std::max(suspended_until_, now + rule->duration.count());
     if (starts)
       spdlog::warn("site {}: suspended for {} ms: '{}' matched rule '{}'", key(), rule->duration.count(), line, rule->match);
+    // Everything waiting here shows deferred with this reply and the suspension's end, once
+    // per suspension (or per extension, at most once per reply that matched), not per tick.
+    if (until != suspended_until_) {
+      suspended_until_ = until;
+      suspend_reply_ = reply;
+      report_queue_held();
+    }
   } else {
     const bool starts = throttled_until_ <= now;
     throttled_until_ = std::max(throttled_until_, now + rule->duration.count());
@@ -111,7 +200,7 @@ Site::Snapshot Site::snapshot(int64_t now) const {
   Snapshot s;
   s.site = key();
   s.domains.assign(domains_.begin(), domains_.end());
-  s.queued = queue_.size() + loads_.size();
+  s.queued = queue_.size() + loads_.size() + held_count_;
   for (const auto& c : conns_) {
     if (c->closed()) continue;
     ++s.connections;
@@ -124,7 +213,8 @@ Site::Snapshot Site::snapshot(int64_t now) const {
     if (k > sent_second_ - 10 && k <= sent_second_) sum += sent_per_second_[k % 10];
   s.measured_msgs_per_second = static_cast<double>(sum) / 10.0;
   s.limits = policy_;
-  s.suspended_until_ms = std::max(suspended_until_, admin_suspended_until_) > now ? std::max(suspended_until_, admin_suspended_until_) : 0;
+  // The rule's suspension of the whole site; an operator's is per domain (the front adds it).
+  s.suspended_until_ms = suspended_until_ > now ? suspended_until_ : 0;
   s.throttled_until_ms = throttled_until_ > now ? throttled_until_ : 0;
   s.throttle_msgs_per_second = throttle_rate_;
   s.last_error = last_error_;
@@ -146,6 +236,15 @@ std::size_t Site::bounce_domain(const std::string& domain, const smtp::Reply& wh
     }
   }
   queue_.swap(keep);
+  if (auto it = held_.find(domain); it != held_.end()) {
+    for (const Delivery& d : it->second.q)
+      for (const RecipientRef& r : d.recipients) {
+        shard_.report(d.msg, r.index, queue::RecipientState::bounced, r.attempts, why, key());
+        ++n;
+      }
+    held_count_ -= it->second.q.size();
+    held_.erase(it);
+  }
   return n;
 }
 
@@ -200,6 +299,9 @@ void Site::pump(int64_t now) {
       else if (!c->ever_ready() && !c->closed()) c->close();
     return;
   }
+  // An operator's suspension of a domain that ran out (`for`/`until`) ends here; resume and
+  // SIGHUP end theirs through set_policy.
+  if (!domain_suspended_until_.empty()) release_held(now);
   if (queue_.empty()) return;
   if (now < throttled_until_ || throttle_rate_ > 0) apply_rate(now);  // a throttle may have run out
   // Suspended: queued mail waits here; idle connections stay idle (and time out).
@@ -357,6 +459,8 @@ void Site::on_body_loaded(BodyLoad& load, int res) {
   std::erase_if(loads_, [&](const std::unique_ptr<BodyLoad>& l) { return l.get() == &load; });
   if (ok && shard_.bounced_by_operator(queue::domain_of(d.msg->recipients[d.recipients.front().index]), d)) {
     // bounce-all ran while this body was being read.
+  } else if (ok && hold_if_domain_suspended(d, shard_.now())) {
+    // its domain was suspended while the body was being read: held_, without the body.
   } else if (ok) {
     queue_.push_front(std::move(d));
   } else {
@@ -417,11 +521,44 @@ void Site::defer_queue(const smtp::Reply& why, int64_t now) {
   }
 }
 
+bool Site::has_work(int64_t now) const {
+  return !queue_.empty() || !loads_.empty() || !conns_.empty() || now < suspended_until_ || held_count_ > 0 ||
+         !domain_suspended_until_.empty() || now < throttled_until_;
+}
+
+void Site::note_activity(int64_t now) {
+  if (has_work(now)) busy_at_ = now;
+}
+
+int64_t Site::evict_at_ms() const {
+  // A rule's suspension or throttle counts as work until it ends, though no visit may fall
+  // on that moment: the window starts at whichever came last.
+  const int64_t since = std::max({busy_at_, suspended_until_, throttled_until_});
+  const int64_t window = policy_.site_idle_evict.count();
+  return since > INT64_MAX - window ? INT64_MAX : since + window;
+}
+
 bool Site::evictable(int64_t now) {
-  const bool busy = !queue_.empty() || !loads_.empty() || !conns_.empty() || now < suspended_until_ ||
-                    now < admin_suspended_until_ || now < throttled_until_;
+  const bool busy = has_work(now);
   if (busy || busy_at_ == 0) busy_at_ = now;
-  return !busy && now - busy_at_ >= policy_.site_idle_evict.count();
+  return !busy && now >= evict_at_ms();
+}
+
+int64_t Site::now() const { return shard_.now(); }
+
+int64_t Site::next_due_ms(int64_t now, int64_t poll_ms) const {
+  int64_t due = INT64_MAX;
+  for (const auto& c : conns_) due = std::min(due, c->next_due_ms());
+  // An operator's suspension of a domain that runs out by itself: pump() releases its mail.
+  for (const auto& [domain, until] : domain_suspended_until_) due = std::min(due, until);
+  // Mail waiting: a rule's suspension has a known end; the other waits (tokens, connections
+  // per second, slow start's window, a resting endpoint, all connections busy) are re-checked
+  // at the tick's pace, as before there were timers. Such a site has work, so the tick's cost
+  // stays proportional to the sites with work.
+  if (!queue_.empty()) due = std::min(due, suspended(now) ? suspended_until_ : now + poll_ms);
+  if (queue_.empty() && loads_.empty() && conns_.empty() && held_count_ == 0 && domain_suspended_until_.empty())
+    due = std::min(due, evict_at_ms());
+  return due;
 }
 
 void Site::tick(int64_t now) {

@@ -267,6 +267,10 @@ void SmtpConnection::update_deadline() {
 }
 
 void SmtpConnection::after_io() {
+  // The shard's time for this completion: deadlines armed below count from it. (tick() used to
+  // refresh now_ms_ every 50 ms; a connection is now ticked only when its deadline is due, so
+  // without this a reply's deadline would count from the last command sent.)
+  now_ms_ = site_.now();
   if (session_.ready()) ever_ready_ = true;
   flush();
   bool output_drained = session_.pending_output().empty() && !send_in_flight_ &&

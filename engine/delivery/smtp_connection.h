@@ -74,6 +74,14 @@ class SmtpConnection {
   }
   // Called by the shard's timer tick: enforces the phase deadline and the idle timeout.
   void tick(int64_t now);
+  // When tick() next has something to do (the phase deadline, or the idle timeout of a ready
+  // connection); INT64_MAX when nothing: closing, or waiting on an event. The site's due time
+  // (Site::next_due_ms) is the earliest of its connections', so keep the two in step.
+  int64_t next_due_ms() const {
+    if (closing_) return INT64_MAX;
+    if (deadline_ms_) return deadline_ms_;
+    return ready() ? idle_since_ms_ + idle_ms_ : INT64_MAX;
+  }
   // Closing: shut the socket down; the pending recv then completes and the fd is closed.
   void close();
 

@@ -146,6 +146,13 @@ bool Front::handle_admin(Conn& c, const HttpRequest& req, const std::string& pat
     DomainOverride o;
     if (auto it = live->overrides.find(domain); it != live->overrides.end()) o = it->second;
     if (action == "resume") {
+      // Nothing to end: say so rather than answer 200 for an action that did nothing.
+      if (o.suspended_until_ms <= now_ms()) {
+        respond(c.id, 409, error_json(409, "not_suspended",
+                                      fmt::format("{} is not suspended by an operator{}", domain,
+                                                  "; a [[rules]] suspension of its site ends by itself")));
+        return true;
+      }
       o.suspended_until_ms = 0;
     } else {
       // {"for":"10m"} or {"until":"<epoch ms>"}; without either, a year (until resumed).
@@ -265,6 +272,14 @@ std::string Front::domain_json(const std::string& domain, const std::vector<Shar
       if (std::find(s.domains.begin(), s.domains.end(), domain) != s.domains.end()) site = &s;
     if (auto w = a.waiting_by_domain.find(domain); w != a.waiting_by_domain.end()) waiting += w->second;
   }
+  // The limits in force: a site's are the strictest of its domains' (docs/shaping.md "Rollup"),
+  // but for max_recipients_per_message, which each domain's envelopes are split by.
+  DeliveryPolicy limits = live->effective(domain);
+  if (site) {
+    const auto per_message = limits.max_recipients_per_message;
+    limits = site->limits;
+    limits.max_recipients_per_message = per_message;
+  }
   const int64_t now = now_ms();
   int64_t suspended = live->suspended_until_ms(domain);
   if (suspended <= now) suspended = 0;
@@ -275,7 +290,7 @@ std::string Front::domain_json(const std::string& domain, const std::vector<Shar
   else out += "null";
   out += fmt::format(R"(,"queued":{},"in_flight":{},"connections":{},"msgs_per_second_measured":{},"limits":{})",
                      waiting + (site ? site->queued : 0), site ? site->in_flight : 0, site ? site->connections : 0,
-                     site ? site->measured_msgs_per_second : 0.0, limits_json(live->effective(domain)));
+                     site ? site->measured_msgs_per_second : 0.0, limits_json(limits));
   out += fmt::format(R"(,"suspended_until":{},"throttled_until":{})",
                      json_time(std::max(suspended, site ? site->suspended_until_ms : 0)),
                      json_time(site ? site->throttled_until_ms : 0));
@@ -298,9 +313,19 @@ void Front::finish_admin(const AdminWait& w) {
   std::size_t affected = 0;
   for (const ShardAnswer& a : w.answers) affected += a.affected;
   switch (w.kind) {
+    // An action that found nothing to act on is not a success (docs/api.md "Admin errors").
     case K::retry_now:
+      if (affected == 0)
+        return respond(w.conn_id, 409, error_json(409, "nothing_to_retry",
+                                                  fmt::format("{} has no recipient waiting for a retry", w.domain)));
       return respond(w.conn_id, 200, fmt::format(R"({{"domain":"{}","retried":{}}})", w.domain, affected));
     case K::bounce_all:
+      if (affected == 0)
+        return respond(w.conn_id, 409,
+                       error_json(409, "nothing_to_bounce",
+                                  fmt::format("{} has no queued or deferred recipient; one of a message created "
+                                              "before now that turns up later is still bounced",
+                                              w.domain)));
       return respond(w.conn_id, 200, fmt::format(R"({{"domain":"{}","bounced":{}}})", w.domain, affected));
     case K::one:
       return respond(w.conn_id, 200, domain_json(w.domain, w.answers));

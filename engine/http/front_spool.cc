@@ -290,19 +290,24 @@ void Front::apply_events() {
   event_batch_.clear();
   while (events_.drain(event_batch_)) {
     for (const DeliveryEvent& e : event_batch_) {
-      status_.apply(e.msg->id, e.recipient, e.state, e.attempts, e.reply, e.at_ms, e.site, e.host);
+      status_.apply(e.msg->id, e.recipient, e.state, e.attempts, e.reply, e.at_ms, e.site, e.host,
+                    e.next_attempt_at_ms, e.hold);
       // An outcome record is small (the reply text is bounded by the SMTP reply parser), so
       // the size refusal cannot happen here; losing one would only mean a redelivery.
-      if (spool_)
+      // A hold is not an outcome: the spool keeps the recipient's last real one, so a restart
+      // does not push its retry back to the hold's time.
+      if (spool_ && !e.hold)
         [[maybe_unused]] bool ok = queue::append_outcome(
             spool_->buffer(), queue::OutcomeRecord{e.msg->id, e.recipient, e.state, e.attempts, e.at_ms, e.reply});
       const queue::Message* m = status_.find(e.msg->id);
       static const std::string kNone;
       const std::string& owner = m ? m->owner : kNone;
       const std::string& tags = m ? m->tags_json : kNone;
-      metrics_.on_event(e, owner);
+      // Agents see a held recipient's deferral in the feed; /metrics and the delivery log
+      // count attempts, which a hold is not.
+      if (!e.hold) metrics_.on_event(e, owner);
       feed(*e.msg, e.recipient, queue::to_string(e.state), e.attempts, e.reply, owner, tags, e.at_ms);
-      delivery_log_->event(e, owner, tags);
+      if (!e.hold) delivery_log_->event(e, owner, tags);
       if (queue::is_final(e.state) && m && all_final(*m)) on_finished(*e.msg, e.at_ms);
     }
     event_batch_.clear();

@@ -68,7 +68,8 @@ void StatusStore::add(queue::Message m) {
 }
 
 bool StatusStore::apply(const std::string& id, uint32_t recipient, queue::RecipientState state, uint32_t attempts,
-                        const smtp::Reply& reply, int64_t at_ms, const std::string& site, const std::string& host) {
+                        const smtp::Reply& reply, int64_t at_ms, const std::string& site, const std::string& host,
+                        int64_t next_attempt_at_ms, bool hold) {
   auto it = messages_.find(id);
   if (it == messages_.end() || recipient >= it->second.m.recipients.size()) return false;
   Entry& e = it->second;
@@ -79,14 +80,15 @@ bool StatusStore::apply(const std::string& id, uint32_t recipient, queue::Recipi
   ++counts_[static_cast<std::size_t>(state)];
   smtp::Reply stored = reply;
   if (truncate_stored_text(stored.text, limits_.reply_bytes) && on_limit_) on_limit_("stored_reply_bytes");
-  if (attempts > r.attempts || reply.code != 0) {
+  if (!hold && (attempts > r.attempts || reply.code != 0)) {
     r.history.push_back(queue::Attempt{at_ms, host, state, stored});
     if (r.history.size() > queue::kMaxAttemptHistory) r.history.erase(r.history.begin());
   }
   r.state = state;
-  r.attempts = attempts;
+  r.attempts = hold ? std::max(r.attempts, attempts) : attempts;
   r.last_reply = std::move(stored);
   r.updated_at_ms = at_ms;
+  r.next_attempt_at_ms = state == queue::RecipientState::deferred ? next_attempt_at_ms : 0;
   if (!site.empty()) r.site = site;
   const uint64_t after = recipient_bytes(r);
   e.bytes = e.bytes - before + after;
@@ -192,6 +194,10 @@ std::string message_status_json(const queue::Message& m) {
     out += fmt::format(",\"state\":\"{}\",\"attempts\":{},\"last_reply\":", queue::to_string(r.state), r.attempts);
     append_reply_json(out, r.last_reply);
     out += ",\"updated_at\":\"" + rfc3339_ms(r.updated_at_ms ? r.updated_at_ms : m.created_at_ms) + "\"";
+    // A deferred recipient's next try: the retry schedule's, or the end of the suspension
+    // that holds it (docs/shaping.md "Held mail"). Absent when not known (after a restart).
+    if (r.state == queue::RecipientState::deferred && r.next_attempt_at_ms > 0)
+      out += ",\"next_attempt_at\":\"" + rfc3339_ms(r.next_attempt_at_ms) + "\"";
     if (!r.site.empty()) {
       out += ",\"site\":";
       api::append_json_string(out, r.site);

@@ -42,8 +42,11 @@ class StatusStore {
   void add(queue::Message m);
   // False when the id or recipient is unknown. A final state is never replaced by a
   // non-final one, so a late "deferred" cannot resurrect a delivered recipient.
+  // next_attempt_at_ms: for a deferral, when the next attempt is due (0 = unknown). `hold`: not
+  // an attempt (the recipient waits for a suspension to end): no history entry is added.
   bool apply(const std::string& id, uint32_t recipient, queue::RecipientState state, uint32_t attempts,
-             const smtp::Reply& reply, int64_t at_ms, const std::string& site = {}, const std::string& host = {});
+             const smtp::Reply& reply, int64_t at_ms, const std::string& site = {}, const std::string& host = {},
+             int64_t next_attempt_at_ms = 0, bool hold = false);
   const queue::Message* find(const std::string& id) const;
   // Forgets a message (status retention ran out).
   void erase(const std::string& id);

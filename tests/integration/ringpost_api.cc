@@ -164,6 +164,7 @@ tl::expected<MessageStatus, std::string> parse_message_status(std::string_view b
       if (!lr["text"].get(s)) info.text = s;
       r.last_reply = std::move(info);
     }
+    if (!e["next_attempt_at"].get(s)) r.next_attempt_at = std::string(s);
     m.recipients.push_back(std::move(r));
   }
   return m;
@@ -201,6 +202,7 @@ std::string summarize(const MessageStatus& m) {
   for (const auto& r : m.recipients) {
     out += fmt::format(" {} {} attempts={}", r.address, r.state, r.attempts);
     if (r.last_reply) out += fmt::format(" last_reply={} {} {:?}", r.last_reply->code, r.last_reply->enhanced, r.last_reply->text);
+    if (r.next_attempt_at) out += fmt::format(" next_attempt_at={}", *r.next_attempt_at);
   }
   return out;
 }

@@ -40,6 +40,7 @@ struct RecipientStatus {
   std::string state;  // queued | deferred | delivered | bounced | expired
   int attempts = 0;
   std::optional<ReplyInfo> last_reply;  // absent or null before the first attempt
+  std::optional<std::string> next_attempt_at;  // RFC 3339; only while deferred, when known
 };
 
 struct MessageStatus {

@@ -263,5 +263,89 @@ TEST_F(Admin, SuspendResumeRetryNowBounceAll) {
   }
 }
 
+// Issue 20, defect 4: two domains share one site (a static route to the same host:port). An
+// operator's suspension of one holds that domain's mail only (shown deferred, with the reason and
+// next_attempt_at), the other's keeps flowing over the same site; resume releases it. A limit of
+// either domain is in force for the shared site (the strictest). An admin action that does
+// nothing answers 409 with an error code, never 200.
+TEST_F(Admin, SuspendingOneDomainOfASharedSiteHoldsOnlyThatDomain) {
+  auto& smtp = start_smtp("dest");
+  auto cfg = base_config();
+  cfg.domains = {{"one.test", smtp.route()}, {"two.test", smtp.route()}};
+  ASSERT_NO_FATAL_FAILURE(start_ringpost(cfg, kAdminToml));
+  auto delivered = [](const MessageStatus& m) { return m.recipients.size() == 1 && m.recipients[0].state == "delivered"; };
+
+  // Both domains on one site.
+  MessageStatus st;
+  std::string history;
+  auto first = submit_one({"first@two.test"}, "first");
+  ASSERT_TRUE(poll_status(first, 20s, delivered, &st, &history)) << history;
+  ASSERT_TRUE(admin_->post("one.test", "suspend", R"({"for":"10m"})"));
+  auto first_one = submit_one({"first@one.test"}, "first one");
+  ASSERT_FALSE(first_one.empty());
+
+  const int kN = 3;
+  std::vector<std::string> held, flowing;
+  for (int i = 0; i < kN; ++i) {
+    held.push_back(submit_one({fmt::format("h{}@one.test", i)}, "held"));
+    flowing.push_back(submit_one({fmt::format("f{}@two.test", i)}, "flowing"));
+  }
+  held.push_back(first_one);
+  for (const auto& id : flowing) {
+    std::string h;
+    ASSERT_TRUE(poll_status(id, 20s, delivered, &st, &h)) << "two.test stopped with one.test: " << h;
+  }
+  auto v1 = admin_->domain("one.test");
+  auto v2 = admin_->domain("two.test");
+  ASSERT_TRUE(v1 && v2) << (v1 ? v2.error() : v1.error());
+  ASSERT_TRUE(v1->site && v2->site) << v1->raw << "\n" << v2->raw;
+  EXPECT_EQ(*v1->site, *v2->site) << "the two domains should share a site";
+  EXPECT_TRUE(v1->suspended_until) << v1->raw;
+  EXPECT_FALSE(v2->suspended_until) << "the other domain is not suspended: " << v2->raw;
+  for (const auto& id : held) {
+    std::string history;
+    ASSERT_TRUE(poll_status(id, 5s, [](const MessageStatus& m) {
+      const auto& r = m.recipients.at(0);
+      return r.state == "deferred" && r.last_reply && r.next_attempt_at;
+    }, &st, &history)) << "a held recipient does not show deferred with a reply and next_attempt_at:" << history;
+    const auto& r = st.recipients.at(0);
+    EXPECT_EQ(r.attempts, 0) << history;
+    EXPECT_TRUE(contains_icase(r.last_reply->text, "suspended by an operator")) << history;
+    EXPECT_EQ(log_of(smtp).rcpt_commands_for(r.address), 0) << "a suspended domain's recipient went out";
+  }
+
+  // A limit of one domain is in force for the site the other shares: the strictest applies.
+  auto thr = admin_->throttle("one.test", R"({"max_connections":3})");
+  ASSERT_TRUE(thr) << thr.error();
+  auto v2t = admin_->domain("two.test");
+  ASSERT_TRUE(v2t) << v2t.error();
+  EXPECT_EQ(v2t->limits.max_connections, 3) << "one.test's limit is not in force for the shared site: " << v2t->raw;
+
+  // Resume: the held mail goes out, each once.
+  ASSERT_TRUE(admin_->post("one.test", "resume"));
+  for (const auto& id : held) {
+    std::string h;
+    ASSERT_TRUE(poll_status(id, 20s, delivered, &st, &h)) << "not delivered after resume: " << h;
+  }
+  auto log = log_of(smtp);
+  for (int i = 0; i < kN; ++i) {
+    EXPECT_EQ(log.copies_of(fmt::format("h{}@one.test", i)), 1);
+    EXPECT_EQ(log.copies_of(fmt::format("f{}@two.test", i)), 1);
+  }
+
+  // Actions that do nothing: 409 and an error object, not 200.
+  struct NoOp {
+    std::string action, body, code;
+  };
+  for (const NoOp& n : {NoOp{"resume", "", "not_suspended"}, NoOp{"retry-now", "", "nothing_to_retry"},
+                        NoOp{"bounce-all", R"({"reason":"nothing here"})", "nothing_to_bounce"}}) {
+    auto r = admin_->call("POST", fmt::format("/v1/domains/one.test/{}", n.action), n.body);
+    ASSERT_TRUE(r) << n.action << ": " << r.error();
+    EXPECT_EQ(r->status, 409) << n.action << ": " << r->body;
+    EXPECT_EQ(it::error_code_of(r->body).value_or("<none>"), n.code) << n.action << ": " << r->body;
+    EXPECT_FALSE(error_message_of(r->body).empty()) << n.action << ": " << r->body;
+  }
+}
+
 }  // namespace
 }  // namespace ringpost::shaping

@@ -1,6 +1,9 @@
 // Reply rules ([[rules]]: suspend, throttle), the retry schedule ending in `expired` after
 // max_age, and max_recipients_per_message splitting one envelope into several transactions.
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <set>
 
 #include "tests/shaping/shaping_fixture.h"
@@ -19,6 +22,23 @@ std::optional<SmtpEvent> first_fault(const SmtpLog& log) {
   for (const auto& e : log.events)
     if (e.ev == "fault") return e;
   return std::nullopt;
+}
+
+// "2026-11-25T18:50:34.123Z" -> unix milliseconds; nullopt if it is not that shape.
+std::optional<int64_t> rfc3339_ms(const std::string& t) {
+  std::tm tm{};
+  int ms = 0;
+  if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &ms) != 7)
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<int64_t>(::timegm(&tm)) * 1000 + ms;
+}
+
+int64_t wall_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::size_t occurrences(const std::string& text, std::string_view what) {
@@ -105,6 +125,84 @@ TEST_F(Shaping, Rule421SuspendsOnlyThatDestination) {
   auto a_after = admin_->domain("a.test");
   ASSERT_TRUE(a_after) << a_after.error();
   EXPECT_FALSE(a_after->suspended_until) << "still suspended after the deliveries resumed: " << a_after->raw;
+}
+
+// Issue 20, defect 5: while a [[rules]] suspension holds a site, the recipients waiting there
+// (queued before it, or arriving during it) show `deferred` with the reply that suspended it and
+// the suspension's end as next_attempt_at, never a bare `queued`, with no attempt counted; when
+// it ends they are delivered.
+TEST_F(Shaping, RecipientsHeldByARuleSuspensionShowDeferredWithTheReplyAndResumeTime) {
+  auto& a = start_smtp("a", {"--reply", "MAIL#1=421 4.7.0 Try again later"});
+  auto cfg = base_config();
+  // One connection: the first transaction gets the 421, the others wait in the site's queue.
+  cfg.domains = {{"held.test", a.route(), "max_connections = 1\n"}};
+  cfg.extra_toml = "[[rules]]\nmatch = \"^421 .*try again later\"\naction = \"suspend\"\nduration = \"5s\"\n";
+  ASSERT_NO_FATAL_FAILURE(start_ringpost(cfg, kAdminToml));
+
+  const int kN = 4;
+  auto ids = submit(make_messages("held.test", kN, "held", "h"));
+  ASSERT_EQ(ids.size(), static_cast<std::size_t>(kN));
+  std::optional<double> t421;
+  it::wait_until(20s, 20ms, [&] {
+    if (auto f = first_fault(log_of(a))) t421 = f->t;
+    return t421.has_value();
+  });
+  ASSERT_TRUE(t421) << "A never got to answer the 421 (no MAIL within 20 s)";
+  // The suspension's end in wall-clock time (the server's log is on the monotonic clock).
+  const int64_t resume_ms = wall_now_ms() - static_cast<int64_t>((mono_now() - *t421) * 1000) + 5000;
+  // One more, arriving while the site is suspended.
+  auto late = submit_one({"late@held.test"}, "late");
+  ASSERT_FALSE(late.empty());
+  ids.push_back(late);
+
+  // Well inside the 5 s suspension: each shows deferred with the 421; those never tried (all but
+  // the one that got the 421) with 0 attempts and next_attempt_at at the suspension's end.
+  int never_tried = 0;
+  std::set<std::string> tried;  // the one whose MAIL got the 421
+  for (const auto& id : ids) {
+    MessageStatus st;
+    std::string history;
+    const bool shown = poll_status(id, 2s, [](const MessageStatus& m) {
+      const auto& r = m.recipients.at(0);
+      return r.state == "deferred" && r.last_reply && r.last_reply->code == 421 && r.next_attempt_at;
+    }, &st, &history);
+    ASSERT_TRUE(shown) << id << " did not show deferred with the 421 and next_attempt_at within 2 s of it:" << history;
+    const auto& r = st.recipients.at(0);
+    EXPECT_EQ(r.last_reply->enhanced, "4.7.0") << history;
+    EXPECT_TRUE(contains_icase(r.last_reply->text, "Try again later")) << history;
+    const auto next = rfc3339_ms(*r.next_attempt_at);
+    ASSERT_TRUE(next) << "next_attempt_at is not RFC 3339 with milliseconds:" << history;
+    if (r.attempts == 1) tried.insert(id);
+    if (r.attempts == 0) {
+      ++never_tried;
+      // The suspension's end (the 421's arrival + 5 s), give or take the clocks' reading.
+      EXPECT_NEAR(static_cast<double>(*next), static_cast<double>(resume_ms), 500.0) << history;
+    }
+    EXPECT_GT(*next, wall_now_ms()) << "next_attempt_at is not in the future:" << history;
+  }
+  EXPECT_EQ(never_tried, kN) << "all but the recipient that got the 421 were never tried";
+  EXPECT_EQ(tried.size(), 1u);
+  EXPECT_EQ(log_of(a).of("rcpt").size(), 0u) << "nothing went out during the suspension (the 421 answered a MAIL)";
+
+  // When the suspension ends they are delivered, each once, each with one attempt (the hold
+  // was not counted), and none arrived during the suspension.
+  for (const auto& id : ids) {
+    MessageStatus st;
+    std::string history;
+    ASSERT_TRUE(poll_status(id, 30s, all_final, &st, &history)) << id << " not final within 30 s:" << history;
+    EXPECT_EQ(st.recipients.at(0).state, "delivered") << history;
+    EXPECT_EQ(st.recipients.at(0).next_attempt_at, std::nullopt) << history;
+  }
+  auto log_a = wait_messages(a, kN + 1, 5s);
+  EXPECT_EQ(log_a.messages_between(*t421, *t421 + 4.5), 0) << "deliveries during the suspension";
+  for (int i = 0; i < kN; ++i) EXPECT_EQ(log_a.copies_of(fmt::format("h{}@held.test", i)), 1) << "h" << i;
+  EXPECT_EQ(log_a.copies_of("late@held.test"), 1);
+  for (const auto& id : ids) {
+    auto st = api_->status(id);
+    ASSERT_TRUE(st) << st.error();
+    const auto& r = st->recipients.at(0);
+    EXPECT_EQ(r.attempts, tried.count(id) ? 2 : 1) << "the hold must not count as an attempt: " << it::summarize(*st);
+  }
 }
 
 TEST_F(Shaping, RuleThrottleLowersTheRate) {

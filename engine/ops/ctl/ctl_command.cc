@@ -183,7 +183,7 @@ CLI::App* add_ctl_command(CLI::App& app, CtlOptions& o) {
                      "queue, connections, measured rate, limits in force, suspension and last error of a domain",
                      "ringpost ctl domain show example.com"));
   CLI::App* suspend = command(*domain, o, Action::domain_suspend, "suspend",
-                              "stop delivering to a domain (its site) until resumed or for a while; mail stays queued",
+                              "stop delivering to a domain until resumed or for a while; its mail waits (other domains on its site go on)",
                               "ringpost ctl domain suspend example.com --for 30m --reason 'provider asked us to pause'");
   domain_arg(suspend);
   suspend->add_option("--for", o.suspend_for, "how long, e.g. 10m, 2h; without it: until `domain resume`");

@@ -1,7 +1,7 @@
 // See shard_metrics.h.
 #include "engine/ops/metrics/shard_metrics.h"
 
-#include "engine/delivery/site.h"
+#include <algorithm>
 
 namespace ringpost::engine {
 
@@ -20,18 +20,12 @@ SiteSlot& ShardMetrics::site(const std::string& key) {
   return slots_[n];
 }
 
-void ShardMetrics::publish_gauges(const std::unordered_map<std::string, std::unique_ptr<Site>>& sites) {
-  std::fill(queued_.begin(), queued_.end(), 0);
-  std::fill(open_.begin(), open_.end(), 0);
-  for (const auto& [key, s] : sites) {
-    const std::size_t i = index_of(s->metrics());
-    queued_[i] += s->queued();
-    open_[i] += s->connection_count();
-  }
-  for (std::size_t i = 0; i <= limit_; ++i) {
-    slots_[i].queued.set(queued_[i]);
-    slots_[i].connections_open.set(open_[i]);
-  }
+void ShardMetrics::add_site_gauges(SiteSlot& slot, int64_t queued, int64_t open) {
+  const std::size_t i = index_of(slot);
+  queued_[i] += queued;
+  open_[i] += open;
+  slot.queued.set(static_cast<uint64_t>(std::max<int64_t>(0, queued_[i])));
+  slot.connections_open.set(static_cast<uint64_t>(std::max<int64_t>(0, open_[i])));
 }
 
 }  // namespace ringpost::engine

@@ -28,8 +28,8 @@ struct SiteSlot {
   SoloCounter connections_failed;  // closed before the session was ready to carry mail
   SoloCounter tls_fallbacks;       // opened in plain text after an endpoint's STARTTLS failed
   std::array<SoloCounter, smtp::ReplyTally::kClasses> replies;  // by first digit, 2xx..5xx
-  SoloGauge queued;            // deliveries in the site's queue, refreshed every tick
-  SoloGauge connections_open;  // refreshed every tick
+  SoloGauge queued;            // deliveries in the site's queue, updated when a site is visited
+  SoloGauge connections_open;  // updated when a site is visited
 
   void count_replies(const smtp::ReplyTally& t) {
     for (std::size_t i = 0; i < t.counts.size(); ++i)
@@ -43,8 +43,10 @@ class ShardMetrics {
 
   // Shard thread: the slot `site` counts into (its own, or "other" once the slots are taken).
   SiteSlot& site(const std::string& key);
-  // Shard thread, each tick: the per-site gauges, summed per slot.
-  void publish_gauges(const std::unordered_map<std::string, std::unique_ptr<Site>>& sites);
+  // Shard thread: a site's queue and connection counts changed by these amounts since it last
+  // said so (the shard calls this from each visit of a site, and with the negated counts when
+  // it evicts one). Summed per slot, so a tick never walks every site to refresh gauges.
+  void add_site_gauges(SiteSlot& slot, int64_t queued, int64_t open);
 
   // Any thread. Slots 0..named()-1 have names; other() is the overflow.
   std::size_t named() const { return named_.load(std::memory_order_acquire); }
@@ -62,7 +64,7 @@ class ShardMetrics {
   std::unique_ptr<std::string[]> names_;  // limit_, each written once before it is published
   std::atomic<std::size_t> named_{0};
   std::unordered_map<std::string, std::size_t> index_;  // shard thread only
-  std::vector<uint64_t> queued_, open_;                 // publish_gauges' scratch
+  std::vector<int64_t> queued_, open_;                  // per slot: the sums of what sites said
 };
 
 }  // namespace ringpost::engine
