@@ -112,6 +112,8 @@ class ClientSession {
   SessionState state() const { return state_; }
   Phase awaiting() const;      // the oldest reply still owed by the server (starttls during the
                                // handshake); none when idle
+  std::size_t replies_owed() const { return expect_.size(); }  // commands written or queued
+                                                               // whose reply has not come
   bool wants_close() const { return wants_close_; }  // after QUIT's reply, a 421, a protocol
                                                       // error, a failure before ready
   bool wants_tls() const { return state_ == SessionState::tls_handshake; }  // nothing is written meanwhile

@@ -129,6 +129,7 @@ class SmtpConnection {
   void flush_tls();
   void after_io();
   void update_deadline();
+  void quick_ack();
 
   Ring& ring_;
   Site& site_;
@@ -148,6 +149,7 @@ class SmtpConnection {
   bool ever_ready_ = false;
   bool closing_ = false;
   bool send_in_flight_ = false;
+  bool quick_ack_ = false;  // a pipelined group's replies are still coming: ACK each at once
   int64_t deadline_ms_ = 0;  // 0 = not waiting for the server
   int64_t idle_since_ms_ = 0;
   int64_t now_ms_ = 0;
