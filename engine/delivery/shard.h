@@ -81,9 +81,11 @@ class Shard {
   // or an operator's of their domain): reported deferred with `why` and that time, no attempt
   // counted (DeliveryEvent::hold). Called once per suspension per delivery, not per tick.
   void report_hold(const Delivery& d, const smtp::Reply& why, int64_t until_ms, const std::string& site);
-  void schedule_retry(Delivery d, int64_t at_ms);
+  // `route`: the route d was on (its site's), kept with it so the retry needs no new lookup.
+  void schedule_retry(Delivery d, int64_t at_ms, RoutePtr route = nullptr);
   // Counts an attempt for every recipient of d and retries or expires them by policy.
-  void defer(Delivery d, const smtp::Reply& why, const queue::RetryPolicy& retry, const std::string& site = {});
+  void defer(Delivery d, const smtp::Reply& why, const queue::RetryPolicy& retry, const std::string& site = {},
+             RoutePtr route = nullptr);
   // One recipient's failed attempt: reported deferred and added to `again` (its next
   // attempt goes to again_at), or reported expired once the policy gives up.
   void defer_recipient(const RecipientRef& r, const smtp::Reply& why, const queue::RetryPolicy& retry,
@@ -133,6 +135,11 @@ class Shard {
     int64_t at_ms;
     std::string domain;
     Delivery delivery;
+    // The route the delivery was on, so a retry goes straight back to its site until the
+    // route's TTL ends (one DNS answer per domain, cached on the domain's shard only); null
+    // after a failed lookup or for a scheduled message: then it is routed again.
+    RoutePtr route;
+    uint64_t config_serial = 0;  // config_serial_ when scheduled: a reload may change routes
     bool operator>(const Retry& o) const { return at_ms > o.at_ms; }
   };
   struct TlsState;
@@ -141,6 +148,9 @@ class Shard {
   void drain();
   void accept_jobs();
   void tick();
+  // A retry is due: to its site while its route is fresh, else routed again by the domain's shard.
+  void retry(Retry r);
+  uint64_t config_serial_ = 0;  // bumped when a reload replaces the config
   void flush_events();
   // Limits changed (SIGHUP or an operator): every site takes the new ones.
   void refresh_policies();

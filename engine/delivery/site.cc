@@ -469,7 +469,7 @@ void Site::on_body_loaded(BodyLoad& load, int res) {
     std::string why = res < 0 ? std::strerror(-res) : fmt::format("short read ({} bytes)", res);
     spdlog::error("message {}: cannot read its body from {}: {}", d.msg->id, where, why);
     shard_.defer(std::move(d), smtp::Reply{451, "4.3.0", "cannot read the message from the spool: " + why}, retry_,
-                 key());
+                 key(), route_);
   }
   shard_.mark_dirty(*this);
 }
@@ -510,13 +510,13 @@ void Site::collect_results(SmtpConnection& conn, int64_t now) {
         break;
       }
     if (any_delivered) window_ = std::min<double>(policy_.max_connections, window_ + 1);
-    if (!again.recipients.empty()) shard_.schedule_retry(std::move(again), again_at);
+    if (!again.recipients.empty()) shard_.schedule_retry(std::move(again), again_at, route_);
   }
 }
 
 void Site::defer_queue(const smtp::Reply& why, int64_t now) {
   while (!queue_.empty()) {
-    shard_.defer(std::move(queue_.front()), why, retry_, key());
+    shard_.defer(std::move(queue_.front()), why, retry_, key(), route_);
     queue_.pop_front();
   }
 }
