@@ -130,6 +130,10 @@ struct DnsConfig {
   std::chrono::milliseconds max_ttl = std::chrono::hours(1);
   std::chrono::milliseconds negative_ttl = std::chrono::seconds(30);  // NXDOMAIN / null MX / no data
   bool prefer_ipv6 = false;       // order of a host's addresses: IPv4 first unless set
+  // Domains looked up at once per shard; more wait their turn (in order). c-ares sends every
+  // query at once, and a burst of 100,000 new domains lost most answers to the socket's
+  // receive buffer, each lost one then cached as a failure for min_ttl (bench/soak).
+  uint32_t max_lookups_in_flight = 256;
 };
 
 // [spool]: docs/spool.md.

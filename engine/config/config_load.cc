@@ -132,12 +132,14 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
     if (auto r = rd.read_log(*ln, cfg.log); !r) return tl::make_unexpected(r.error());
   }
   if (const toml::table* d = root["dns"].as_table()) {
-    if (auto r = rd.check_known(*d, "dns", {"servers", "timeout", "attempts", "min_ttl", "max_ttl", "negative_ttl", "prefer_ipv6"}); !r)
+    if (auto r = rd.check_known(*d, "dns", {"servers", "timeout", "attempts", "min_ttl", "max_ttl", "negative_ttl", "prefer_ipv6", "max_lookups_in_flight"}); !r)
       return tl::make_unexpected(r.error());
     for (auto [key, field] : {std::pair{"timeout", &cfg.dns.timeout}, std::pair{"min_ttl", &cfg.dns.min_ttl},
                               std::pair{"max_ttl", &cfg.dns.max_ttl}, std::pair{"negative_ttl", &cfg.dns.negative_ttl}})
       if (auto r = rd.read_duration(*d, "dns", key, *field); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_uint(*d, "dns", "attempts", cfg.dns.attempts, 1, 10); !r) return tl::make_unexpected(r.error());
+    if (auto r = rd.read_uint(*d, "dns", "max_lookups_in_flight", cfg.dns.max_lookups_in_flight, 1, 65536); !r)
+      return tl::make_unexpected(r.error());
     if (const toml::node* n = d->get("prefer_ipv6")) {
       auto v = n->value<bool>();
       if (!v) return tl::make_unexpected(fmt::format("{}: expected true or false", rd.where(*n, "dns.prefer_ipv6")));

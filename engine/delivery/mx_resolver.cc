@@ -134,7 +134,29 @@ void MxResolver::lookup(const std::string& domain, int64_t now) {
   // One lookup per name at a time: a second request joins the one in flight (its answer goes to
   // everyone waiting on the name, Shard::on_resolved). Replacing it would free the Lookup that
   // c-ares still holds.
-  if (lookups_.contains(domain)) return;
+  if (lookups_.contains(domain) || waiting_names_.contains(domain)) return;
+  if (lookups_.size() >= std::max<uint32_t>(1, cfg_.dns.max_lookups_in_flight)) {
+    waiting_.push_back(domain);
+    waiting_names_.insert(domain);
+    if (waited_) waited_->add(1);
+    return;
+  }
+  start(domain);
+}
+
+void MxResolver::start_waiting() {
+  if (starting_) return;
+  starting_ = true;
+  while (!waiting_.empty() && lookups_.size() < std::max<uint32_t>(1, cfg_.dns.max_lookups_in_flight)) {
+    std::string name = std::move(waiting_.front());
+    waiting_.pop_front();
+    waiting_names_.erase(name);
+    start(name);
+  }
+  starting_ = false;
+}
+
+void MxResolver::start(const std::string& domain) {
   auto l = std::make_unique<Lookup>();
   l->owner = this;
   l->domain = domain;
@@ -153,6 +175,7 @@ void MxResolver::fail(Lookup& l, smtp::Reply why, uint32_t ttl_s) {
   auto owned = std::move(lookups_[domain]);
   lookups_.erase(domain);
   done_(domain, std::move(r));
+  start_waiting();
 }
 
 void MxResolver::on_mx(void* arg, int status, int, unsigned char* abuf, int alen) {
@@ -268,6 +291,7 @@ void MxResolver::finish(Lookup& l) {
   auto owned = std::move(lookups_[domain]);
   lookups_.erase(domain);
   done_(domain, std::move(r));
+  start_waiting();
 }
 
 void MxResolver::tick(int64_t now) {

@@ -9,12 +9,15 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <deque>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/config/config.h"
 #include "engine/runtime/ring.h"
 #include "engine/delivery/route.h"
+#include "engine/ops/metrics/solo_counter.h"
 
 namespace ringpost::engine {
 
@@ -35,8 +38,13 @@ class MxResolver {
   // Starts a lookup of `domain` (or of a static route's host name), unless one for the same
   // name is in flight: then the caller waits for that one's answer (Done is called once per
   // name, and the shard hands it to every domain waiting on the name).
+  // At most [dns] max_lookups_in_flight run at once; later names wait, in order, and each
+  // wait is counted in `waited` (ringpost_limit_hits_total{limit="max_lookups_in_flight"}).
   void lookup(const std::string& domain, int64_t now);
   void tick(int64_t now);
+  std::size_t in_flight() const { return lookups_.size(); }
+  std::size_t waiting() const { return waiting_.size(); }
+  void set_wait_counter(SoloCounter* waited) { waited_ = waited; }
 
  private:
   struct Lookup;
@@ -46,6 +54,10 @@ class MxResolver {
   static void on_sock_state(void* data, ares_socket_t fd, int readable, int writable);
   static void on_mx(void* arg, int status, int timeouts, unsigned char* abuf, int alen);
   static void on_address(void* arg, int status, int timeouts, unsigned char* abuf, int alen);
+  void start(const std::string& domain);
+  // Starts waiting names while there is room. Not re-entrant: c-ares may answer (and free a
+  // slot) inside ares_query, and the outer loop picks that slot up.
+  void start_waiting();
   void resolve_hosts(Lookup& l);
   void arm_poll(ares_socket_t fd);
   void finish(Lookup& l);
@@ -59,6 +71,10 @@ class MxResolver {
   int64_t now_ = 0;
   std::unordered_map<ares_socket_t, PollOp*> polls_;
   std::unordered_map<std::string, std::unique_ptr<Lookup>> lookups_;
+  std::deque<std::string> waiting_;
+  std::unordered_set<std::string> waiting_names_;
+  bool starting_ = false;
+  SoloCounter* waited_ = nullptr;
 };
 
 }  // namespace ringpost::engine

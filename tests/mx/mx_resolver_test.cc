@@ -92,6 +92,37 @@ TEST_F(MxResolverTest, DifferentNamesInFlightTogetherEachGetTheirAnswer) {
   EXPECT_NE(answers_[0].first, answers_[1].first);
 }
 
+// [dns] max_lookups_in_flight: a burst of new domains is looked up a bounded number at a time
+// (the rest wait in order, each wait counted); every one still gets its answer, and a name
+// already waiting is not queued twice.
+TEST_F(MxResolverTest, LookupsBeyondTheInFlightBoundWaitTheirTurnAndAllAreAnswered) {
+  cfg_.dns.max_lookups_in_flight = 1;
+  SoloCounter waited;
+  resolver_->set_wait_counter(&waited);
+  resolver_->lookup("relay.route.test", 0);
+  resolver_->lookup("other.route.test", 0);
+  resolver_->lookup("nxdomain.route.test", 0);
+  resolver_->lookup("other.route.test", 0);  // already waiting: joins, no second entry
+  EXPECT_EQ(resolver_->in_flight(), 1u);
+  EXPECT_EQ(resolver_->waiting(), 2u);
+  EXPECT_EQ(waited.get(), 2u);
+  int64_t now = 0;
+  std::size_t most_in_flight = 0;
+  for (int i = 0; i < 500 && answers_.size() < 3; ++i, now += 10) {
+    ring_.run_once(10);
+    resolver_->tick(now);
+    most_in_flight = std::max(most_in_flight, resolver_->in_flight());
+  }
+  ASSERT_EQ(answers_.size(), 3u);
+  EXPECT_LE(most_in_flight, 1u);
+  EXPECT_EQ(resolver_->waiting(), 0u);
+  EXPECT_EQ(answers_[0].first, "relay.route.test") << "waiting names start in the order they came";
+  EXPECT_EQ(answers_[1].first, "other.route.test");
+  EXPECT_EQ(answers_[2].first, "nxdomain.route.test");
+  EXPECT_TRUE(answers_[1].second.route) << answers_[1].second.failure.text;
+  EXPECT_EQ(answers_[2].second.failure.code, 550) << answers_[2].second.failure.text;
+}
+
 TEST_F(MxResolverTest, ALookupAfterTheAnswerAsksAgain) {
   resolver_->lookup("relay.route.test", 0);
   run_until(1);

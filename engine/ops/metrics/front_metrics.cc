@@ -141,6 +141,9 @@ std::string FrontMetrics::render(const std::vector<Shard*>& shards, uint64_t que
   x.family("ringpost_limit_hits_total", "counter",
            "Times a documented bound refused a request or evicted stored state, by its config key (docs/security.md).");
   for (const auto& [limit, n] : limit_hits_) x.sample("ringpost_limit_hits_total", {{"limit", limit}}, n);
+  uint64_t dns_waited = 0;
+  for (Shard* s : shards) dns_waited += s->metrics().dns_lookups_waited.get();
+  x.sample("ringpost_limit_hits_total", {{"limit", "max_lookups_in_flight"}}, dns_waited);
   x.family("ringpost_front_busy_seconds_total", "counter", "Time the HTTP front's loop spent working rather than waiting.");
   x.sample("ringpost_front_busy_seconds_total", {}, seconds(ring_.busy_ns.get()));
   x.family("ringpost_front_io_uring_submissions_total", "counter", "io_uring submission queue entries submitted by the front.");

@@ -55,6 +55,8 @@ class ShardMetrics {
   const SiteSlot& other() const { return slots_[limit_]; }
 
   RingStats ring;
+  // Lookups that waited for [dns] max_lookups_in_flight (MxResolver).
+  SoloCounter dns_lookups_waited;
 
  private:
   std::size_t index_of(const SiteSlot& s) const { return static_cast<std::size_t>(&s - slots_.get()); }
