@@ -40,6 +40,7 @@ const std::vector<std::string>& transcript_names() {
       "lf_only_server",
       "long_line",
       "mail_4xx_no_pipelining",
+      "mail_4xx_pipelining",
       "mail_parameters",
       "mail_rejected_pipelining",
       "mixed_rcpt_replies",
