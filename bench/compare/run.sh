@@ -167,17 +167,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port_base=$((20000 + RANDOM % 20000))
-port_i=0
-# Sets $port to the next port no socket uses yet (other tests run on this machine too). Not
-# called as $(next_port): a subshell would lose the increment.
-next_port() {
-  while :; do
-    port_i=$((port_i + 1))
-    port=$((port_base + port_i))
-    awk -v s="$(printf ':%04X' "$port")" 'substr($2, length($2) - 4) == s {f = 1} END {exit f}' /proc/net/tcp && break
-  done
-}
+# shellcheck source=SCRIPTDIR/../lib/ports.sh
+. "$root/bench/lib/ports.sh"  # next_port
 
 # LISTEN on 127.0.0.1:$1 per /proc/net/tcp: no probe connection, which the sink would count.
 wait_listen() {

@@ -112,17 +112,8 @@ trap 'exit 130' INT TERM
 mkfifo "$work/hold"
 exec 3<>"$work/hold"
 
-# Sets $port to a port no socket uses yet (other benches and tests run here too); never called
-# as $(next_port), a subshell would lose the counter.
-port_base=$((20000 + RANDOM % 20000))
-port_i=0
-next_port() {
-  while :; do
-    port_i=$((port_i + 1))
-    port=$((port_base + port_i))
-    awk -v s="$(printf ':%04X' "$port")" 'substr($2, length($2) - 4) == s {f = 1} END {exit f}' /proc/net/tcp && break
-  done
-}
+# shellcheck source=SCRIPTDIR/../lib/ports.sh
+. "$root/bench/lib/ports.sh"  # next_port
 
 # LISTEN on ip:port per /proc/net/tcp, without a probe connection (servers count sessions).
 wait_listen() {  # ip port what

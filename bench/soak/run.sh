@@ -43,16 +43,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port_base=$((20000 + RANDOM % 20000))
-port_i=0
-next_port() {  # sets $port to one no TCP or UDP socket uses yet
-  while :; do
-    port_i=$((port_i + 1))
-    port=$((port_base + port_i))
-    awk -v s="$(printf ':%04X' "$port")" 'substr($2, length($2) - 4) == s {f = 1} END {exit f}' \
-      /proc/net/tcp /proc/net/udp && break
-  done
-}
+# shellcheck source=SCRIPTDIR/../lib/ports.sh
+. "$root/bench/lib/ports.sh"  # next_port
 wait_listen() {  # file(tcp|udp) port state(0A listen, 07 udp bound)
   local hex i
   hex=$(printf '0100007F:%04X' "$2")
