@@ -19,6 +19,7 @@
 
 #include "engine/runtime/clock.h"
 #include "engine/delivery/mx_resolver.h"
+#include "engine/delivery/ring_transport.h"
 #include "engine/tls/client_context.h"
 #include "engine/tls/session_cache.h"
 
@@ -232,6 +233,12 @@ RoutePtr Shard::static_route(const std::string& domain, const DeliveryPolicy& p)
   r->endpoints.push_back(std::move(ep));
   r->expires_ms = INT64_MAX;
   return r;
+}
+
+std::unique_ptr<Transport> Shard::make_transport() { return std::make_unique<RingTransport>(*ring_); }
+
+void Shard::read_body(const BodyRef& at, std::span<char> into, Completion& done) {
+  io_uring_prep_read(ring_->sqe(&done), at.file->fd, into.data(), into.size(), at.offset);
 }
 
 bool Shard::bounced_by_operator(const std::string& domain, const Delivery& d) {

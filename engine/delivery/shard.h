@@ -22,6 +22,8 @@
 #include "engine/delivery/delivery_job.h"
 #include "engine/delivery/live_policy.h"
 #include "engine/delivery/shard_control.h"
+#include "engine/delivery/shard_counters.h"
+#include "engine/delivery/site_host.h"
 #include "engine/runtime/start_signal.h"
 #include "engine/runtime/mailbox.h"
 #include "engine/runtime/ring.h"
@@ -34,22 +36,14 @@ namespace ringpost::engine {
 
 class MxResolver;
 
-// Written only by the owning shard, read by the front for /v1/stats: relaxed atomics suffice.
-struct ShardCounters {
-  std::atomic<uint64_t> connections_opened{0};
-  std::atomic<uint64_t> transactions{0};
-  std::atomic<uint64_t> queued{0};  // deliveries waiting in site queues, for a route or a retry
-  std::atomic<uint64_t> sites{0};
-  std::atomic<uint64_t> dns_lookups{0};
-};
-
 // Front → shard, and shard → shard once the route is known (then `route` is set).
 struct ShardJob {
   DeliveryJob job;
   RoutePtr route;
 };
 
-class Shard {
+// The SiteHost of every site it owns (site_host.h).
+class Shard final : public SiteHost {
  public:
   Shard(uint32_t index, const Config& cfg, Mailbox<DeliveryEvent>& events, const PolicyBook& policies,
         Mailbox<ShardAnswer>& answers);
@@ -65,45 +59,48 @@ class Shard {
 
   Mailbox<ShardJob>& inbox() { return inbox_; }
   Mailbox<ShardCommand>& control() { return control_; }
-  ShardCounters& counters() { return counters_; }
+  ShardCounters& counters() override { return counters_; }
   // Written by this shard only; the front reads it for /metrics.
-  ShardMetrics& metrics() { return metrics_; }
+  ShardMetrics& metrics() override { return metrics_; }
 
-  // For sites and connections, on the shard thread only.
-  Ring& ring() { return *ring_; }
-  int64_t now() const { return now_; }
-  const std::string& hostname() const { return cfg_.hostname; }
+  // SiteHost, for its sites and their connections, on the shard thread only.
+  int64_t now() const override { return now_; }
+  const std::string& hostname() const override { return cfg_.hostname; }
   // `host`: the MX host (endpoint) the attempt talked to, for the status' attempt history.
   void report(const std::shared_ptr<const SpooledMessage>& msg, uint32_t rcpt, queue::RecipientState state,
               uint32_t attempts, const smtp::Reply& reply, const std::string& site = {},
-              const std::string& host = {}, const AttemptTrace& trace = {});
+              const std::string& host = {}, const AttemptTrace& trace = {}) override;
   // d's recipients wait for a suspension to end at until_ms (the site's [[rules]] suspension,
   // or an operator's of their domain): reported deferred with `why` and that time, no attempt
   // counted (DeliveryEvent::hold). Called once per suspension per delivery, not per tick.
-  void report_hold(const Delivery& d, const smtp::Reply& why, int64_t until_ms, const std::string& site);
+  void report_hold(const Delivery& d, const smtp::Reply& why, int64_t until_ms, const std::string& site) override;
   // `route`: the route d was on (its site's), kept with it so the retry needs no new lookup.
-  void schedule_retry(Delivery d, int64_t at_ms, RoutePtr route = nullptr);
+  void schedule_retry(Delivery d, int64_t at_ms, RoutePtr route = nullptr) override;
   // Counts an attempt for every recipient of d and retries or expires them by policy.
   void defer(Delivery d, const smtp::Reply& why, const queue::RetryPolicy& retry, const std::string& site = {},
-             RoutePtr route = nullptr);
+             RoutePtr route = nullptr) override;
   // One recipient's failed attempt: reported deferred and added to `again` (its next
   // attempt goes to again_at), or reported expired once the policy gives up.
   void defer_recipient(const RecipientRef& r, const smtp::Reply& why, const queue::RetryPolicy& retry,
                        Delivery& again, int64_t& again_at, const std::string& site = {},
-                       const std::string& host = {}, const AttemptTrace& trace = {});
-  void mark_dirty(Site& s) { dirty_.insert(&s); }
+                       const std::string& host = {}, const AttemptTrace& trace = {}) override;
+  void mark_dirty(Site& s) override { dirty_.insert(&s); }
   // Stopping: sites hand out no more mail and close idle connections with QUIT.
-  bool draining() const { return draining_; }
+  bool draining() const override { return draining_; }
   // The TLS context and session cache for a policy's verification settings, made on first use.
-  TlsProfile tls_profile(const DeliveryPolicy& p);
-  const ResponseRules& rules() const { return live_->config->rules; }
+  TlsProfile tls_profile(const DeliveryPolicy& p) override;
+  const ResponseRules& rules() const override { return live_->config->rules; }
   // Before start(): where sites get their rate budget (default: local token buckets).
   void set_destination_limiters(DestinationLimiterFactory f) { make_limiter_ = std::move(f); }
-  std::unique_ptr<DestinationLimiter> make_destination_limiter(const std::string& site) const {
+  std::unique_ptr<DestinationLimiter> make_destination_limiter(const std::string& site) const override {
     return make_limiter_(site);
   }
   // A delivery of a message an operator bounced (bounce-all) is reported bounced, not sent.
-  bool bounced_by_operator(const std::string& domain, const Delivery& d);
+  bool bounced_by_operator(const std::string& domain, const Delivery& d) override;
+  // A TCP socket on this shard's ring (ring_transport.h).
+  std::unique_ptr<Transport> make_transport() override;
+  // A read on this shard's ring.
+  void read_body(const BodyRef& at, std::span<char> into, Completion& done) override;
 
  private:
   struct RouteEntry {

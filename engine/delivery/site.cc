@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "engine/delivery/shard.h"
+#include "engine/delivery/shard_counters.h"
 
 namespace ringpost::engine {
 namespace {
@@ -48,11 +48,11 @@ std::string site_key(const std::string& route_site, const DeliveryPolicy& p) {
   return route_site;
 }
 
-Site::Site(Shard& shard, RoutePtr route, std::string key, std::string policy_domain, const DeliveryPolicy& policy,
+Site::Site(SiteHost& host, RoutePtr route, std::string key, std::string policy_domain, const DeliveryPolicy& policy,
            int64_t now)
-    : shard_(shard), route_(std::move(route)), key_(std::move(key)), metrics_(shard.metrics().site(route_->site)),
+    : host_(host), route_(std::move(route)), key_(std::move(key)), metrics_(host.metrics().site(route_->site)),
       policy_domain_(std::move(policy_domain)), policy_(policy),
-      retry_(policy.retry, policy.max_age), rates_(shard.make_destination_limiter(route_->site)) {
+      retry_(policy.retry, policy.max_age), rates_(host.make_destination_limiter(route_->site)) {
   down_until_.assign(route_->endpoints.size(), 0);
   domains_.insert(policy_domain_);
   window_ = std::min<double>(policy_.initial_connections, policy_.max_connections);
@@ -81,9 +81,9 @@ void Site::set_policy(const LivePolicy& live, int64_t now) {
 }
 
 void Site::enqueue(Delivery d) {
-  const int64_t now = shard_.now();
+  const int64_t now = host_.now();
   if (hold_if_domain_suspended(d, now)) return;
-  if (suspended(now)) shard_.report_hold(d, suspend_reply_, suspended_until_, key());
+  if (suspended(now)) host_.report_hold(d, suspend_reply_, suspended_until_, key());
   queue_.push_back(std::move(d));
 }
 
@@ -92,7 +92,7 @@ bool Site::hold_if_domain_suspended(Delivery& d, int64_t now) {
   const std::string domain = queue::domain_of(d.msg->recipients[d.recipients.front().index]);
   auto it = domain_suspended_until_.find(domain);
   if (it == domain_suspended_until_.end() || it->second <= now) return false;
-  shard_.report_hold(d, held_by_operator(domain), it->second, key());
+  host_.report_hold(d, held_by_operator(domain), it->second, key());
   d.body.reset();  // waiting costs the envelope only, as in the retry heap
   Held& h = held_[domain];
   h.reported_until = it->second;
@@ -110,7 +110,7 @@ void Site::hold_domains(int64_t now) {
     const int64_t until = domain_suspended_until_.at(domain);
     if (h.reported_until == until) continue;
     h.reported_until = until;
-    for (const Delivery& d : h.q) shard_.report_hold(d, held_by_operator(domain), until, key());
+    for (const Delivery& d : h.q) host_.report_hold(d, held_by_operator(domain), until, key());
   }
   // Newly suspended: one walk of the queue, once per change of the suspensions, not per tick.
   std::deque<Delivery> keep;
@@ -135,15 +135,15 @@ void Site::release_domain(const std::string& domain, int64_t now) {
   held_count_ -= q.size();
   for (Delivery& d : q) {
     // Resumed while a rule suspends the whole site: they wait for that, and say so.
-    if (suspended(now)) shard_.report_hold(d, suspend_reply_, suspended_until_, key());
+    if (suspended(now)) host_.report_hold(d, suspend_reply_, suspended_until_, key());
     queue_.push_back(std::move(d));
   }
-  shard_.mark_dirty(*this);
+  host_.mark_dirty(*this);
 }
 
 void Site::report_queue_held() {
-  for (const Delivery& d : queue_) shard_.report_hold(d, suspend_reply_, suspended_until_, key());
-  for (const auto& load : loads_) shard_.report_hold(load->delivery, suspend_reply_, suspended_until_, key());
+  for (const Delivery& d : queue_) host_.report_hold(d, suspend_reply_, suspended_until_, key());
+  for (const auto& load : loads_) host_.report_hold(load->delivery, suspend_reply_, suspended_until_, key());
 }
 
 void Site::apply_rate(int64_t now) {
@@ -158,7 +158,7 @@ void Site::on_reply(const smtp::Reply& reply, int64_t now) {
   last_error_at_ = now;
   if (reply.code == 421) window_ = std::max(1.0, window_ / 2);
   // The first matching rule decides; it sees the first kRuleMatchBytes of the reply only.
-  const ResponseRule* rule = shard_.rules().first_match(reply.code, reply.enhanced, reply.text);
+  const ResponseRule* rule = host_.rules().first_match(reply.code, reply.enhanced, reply.text);
   if (!rule) return;
   const std::string line =
       fmt::format("{} {} {}", reply.code, reply.enhanced, std::string_view(reply.text).substr(0, kRuleMatchBytes));
@@ -231,7 +231,7 @@ std::size_t Site::bounce_domain(const std::string& domain, const smtp::Reply& wh
       continue;
     }
     for (const RecipientRef& r : d.recipients) {
-      shard_.report(d.msg, r.index, queue::RecipientState::bounced, r.attempts, why, key());
+      host_.report(d.msg, r.index, queue::RecipientState::bounced, r.attempts, why, key());
       ++n;
     }
   }
@@ -239,7 +239,7 @@ std::size_t Site::bounce_domain(const std::string& domain, const smtp::Reply& wh
   if (auto it = held_.find(domain); it != held_.end()) {
     for (const Delivery& d : it->second.q)
       for (const RecipientRef& r : d.recipients) {
-        shard_.report(d.msg, r.index, queue::RecipientState::bounced, r.attempts, why, key());
+        host_.report(d.msg, r.index, queue::RecipientState::bounced, r.attempts, why, key());
         ++n;
       }
     held_count_ -= it->second.q.size();
@@ -291,7 +291,7 @@ const Endpoint* Site::pick_endpoint(int64_t now) {
 }
 
 void Site::pump(int64_t now) {
-  if (shard_.draining()) {
+  if (host_.draining()) {
     // A connection not yet ready (connecting, greeting, EHLO, TLS) carries no mail: waiting
     // for it could use the whole drain (a silent server's greeting timeout is minutes).
     for (auto& c : conns_)
@@ -339,7 +339,7 @@ void Site::pump(int64_t now) {
 void Site::open_connection(const Endpoint& ep, int64_t now) {
   smtp::SessionConfig cfg;
   bool fallback = false;
-  cfg.ehlo_name = shard_.hostname();
+  cfg.ehlo_name = host_.hostname();
   cfg.use_chunking = policy_.chunking;
   cfg.peer_name = ep.label;
   TlsProfile tls;
@@ -363,10 +363,10 @@ void Site::open_connection(const Endpoint& ep, int64_t now) {
     case TlsPolicy::required:
     case TlsPolicy::verify: cfg.tls = smtp::TlsMode::required; break;
   }
-  if (cfg.tls != smtp::TlsMode::off) tls = shard_.tls_profile(policy_);
-  conns_.push_back(std::make_unique<SmtpConnection>(shard_.ring(), *this, ep, std::move(cfg), policy_.timeouts,
-                                                    policy_.idle_timeout.count(), tls));
-  shard_.counters().connections_opened.fetch_add(1, std::memory_order_relaxed);
+  if (cfg.tls != smtp::TlsMode::off) tls = host_.tls_profile(policy_);
+  conns_.push_back(std::make_unique<SmtpConnection>(host_.make_transport(), *this, ep, std::move(cfg),
+                                                    policy_.timeouts, policy_.idle_timeout.count(), tls));
+  host_.counters().connections_opened.fetch_add(1, std::memory_order_relaxed);
   metrics_.connections_opened.add();
   if (fallback) {
     conns_.back()->mark_tls_fallback();
@@ -376,7 +376,7 @@ void Site::open_connection(const Endpoint& ep, int64_t now) {
 }
 
 void Site::on_connection_event(SmtpConnection& conn) {
-  int64_t now = shard_.now();
+  int64_t now = host_.now();
   metrics_.count_replies(conn.session().take_reply_tally());
   collect_results(conn, now);
   if (conn.closed()) {
@@ -389,13 +389,13 @@ void Site::on_connection_event(SmtpConnection& conn) {
       if (plain_fallback_until_.try_emplace(conn.endpoint().label, now + window).second)
         spdlog::warn("site {}: STARTTLS with {} failed; plain text to it for {} s, then TLS again", key(),
                      conn.endpoint().label, window / 1000);
-    } else if (!conn.ever_ready()) {
+    } else if (!conn.ever_ready() && conn.take_closed_report()) {
       on_connect_failure(conn, now);
     }
   } else if (conn.ready()) {
     feed(conn, now);
   }
-  shard_.mark_dirty(*this);
+  host_.mark_dirty(*this);
 }
 
 void Site::on_connect_failure(SmtpConnection& conn, int64_t now) {
@@ -403,7 +403,8 @@ void Site::on_connect_failure(SmtpConnection& conn, int64_t now) {
   if (last_failure_.code == 0)
     last_failure_ = smtp::Reply{451, "4.4.2", fmt::format("{} failed before the session was ready", conn.endpoint().label)};
   on_reply(last_failure_, now);
-  window_ = std::max(1.0, window_ / 2);
+  // Slow start halves once per failed connection: on_reply already did for a 421 greeting.
+  if (last_failure_.code != 421) window_ = std::max(1.0, window_ / 2);
   // RFC 5321 §5.1: try the next MX (or address) now; this one rests until the next retry.
   // Rests a little less than the first retry interval: a retry drawn early by the jitter must
   // find the endpoint usable again, not count an attempt against a host it never tried.
@@ -419,7 +420,7 @@ void Site::feed(SmtpConnection& conn, int64_t now) {
   // A loop, not one send: the session refuses some envelopes locally (SIZE, SMTPUTF8, line
   // length) without a byte on the wire, and is ready again at once.
   while (conn.ready()) {
-    if (conn.transactions() >= policy_.max_msgs_per_connection || shard_.draining() || conn.stale())
+    if (conn.transactions() >= policy_.max_msgs_per_connection || host_.draining() || conn.stale())
       return conn.quit(now);
     while (!queue_.empty() && !queue_.front().body && loads_.size() < max_loads()) {
       Delivery d = std::move(queue_.front());
@@ -446,9 +447,9 @@ void Site::start_load(Delivery d) {
   load->delivery = std::move(d);
   if (!load->at) return on_body_loaded(*load, -ENOENT);
   load->buf.resize(load->at->size);
-  io_uring_prep_read(shard_.ring().sqe(load.get()), load->at->file->fd, load->buf.data(), load->at->size,
-                     load->at->offset);
+  BodyLoad& l = *load;
   loads_.push_back(std::move(load));
+  host_.read_body(*l.at, l.buf, l);
 }
 
 void Site::on_body_loaded(BodyLoad& load, int res) {
@@ -457,9 +458,9 @@ void Site::on_body_loaded(BodyLoad& load, int res) {
   if (ok) d.body = std::make_shared<const std::string>(std::move(load.buf));
   std::string where = load.at ? load.at->file->path : "(no location)";
   std::erase_if(loads_, [&](const std::unique_ptr<BodyLoad>& l) { return l.get() == &load; });
-  if (ok && shard_.bounced_by_operator(queue::domain_of(d.msg->recipients[d.recipients.front().index]), d)) {
+  if (ok && host_.bounced_by_operator(queue::domain_of(d.msg->recipients[d.recipients.front().index]), d)) {
     // bounce-all ran while this body was being read.
-  } else if (ok && hold_if_domain_suspended(d, shard_.now())) {
+  } else if (ok && hold_if_domain_suspended(d, host_.now())) {
     // its domain was suspended while the body was being read: held_, without the body.
   } else if (ok) {
     queue_.push_front(std::move(d));
@@ -468,10 +469,10 @@ void Site::on_body_loaded(BodyLoad& load, int res) {
     // is the disk's fault. Retry later rather than bounce mail that may still be readable.
     std::string why = res < 0 ? std::strerror(-res) : fmt::format("short read ({} bytes)", res);
     spdlog::error("message {}: cannot read its body from {}: {}", d.msg->id, where, why);
-    shard_.defer(std::move(d), smtp::Reply{451, "4.3.0", "cannot read the message from the spool: " + why}, retry_,
+    host_.defer(std::move(d), smtp::Reply{451, "4.3.0", "cannot read the message from the spool: " + why}, retry_,
                  key(), route_);
   }
-  shard_.mark_dirty(*this);
+  host_.mark_dirty(*this);
 }
 
 void Site::collect_results(SmtpConnection& conn, int64_t now) {
@@ -479,7 +480,7 @@ void Site::collect_results(SmtpConnection& conn, int64_t now) {
     std::optional<Delivery> d = conn.take_current();
     if (!d) continue;
     const AttemptTrace trace = conn.trace();
-    shard_.counters().transactions.fetch_add(1, std::memory_order_relaxed);
+    host_.counters().transactions.fetch_add(1, std::memory_order_relaxed);
     Delivery again{d->msg, {}, nullptr};
     int64_t again_at = 0;
     bool any_delivered = false;
@@ -489,16 +490,16 @@ void Site::collect_results(SmtpConnection& conn, int64_t now) {
       uint32_t attempts = r.attempts + 1;
       switch (res.outcome) {
         case smtp::Outcome::delivered:
-          shard_.report(d->msg, r.index, queue::RecipientState::delivered, attempts, res.reply, key(),
+          host_.report(d->msg, r.index, queue::RecipientState::delivered, attempts, res.reply, key(),
                         conn.endpoint().label, trace);
           any_delivered = true;
           break;
         case smtp::Outcome::bounced:
-          shard_.report(d->msg, r.index, queue::RecipientState::bounced, attempts, res.reply, key(),
+          host_.report(d->msg, r.index, queue::RecipientState::bounced, attempts, res.reply, key(),
                         conn.endpoint().label, trace);
           break;
         case smtp::Outcome::deferred:
-          shard_.defer_recipient(r, res.reply, retry_, again, again_at, key(), conn.endpoint().label, trace);
+          host_.defer_recipient(r, res.reply, retry_, again, again_at, key(), conn.endpoint().label, trace);
           break;
       }
     }
@@ -510,13 +511,13 @@ void Site::collect_results(SmtpConnection& conn, int64_t now) {
         break;
       }
     if (any_delivered) window_ = std::min<double>(policy_.max_connections, window_ + 1);
-    if (!again.recipients.empty()) shard_.schedule_retry(std::move(again), again_at, route_);
+    if (!again.recipients.empty()) host_.schedule_retry(std::move(again), again_at, route_);
   }
 }
 
 void Site::defer_queue(const smtp::Reply& why, int64_t now) {
   while (!queue_.empty()) {
-    shard_.defer(std::move(queue_.front()), why, retry_, key(), route_);
+    host_.defer(std::move(queue_.front()), why, retry_, key(), route_);
     queue_.pop_front();
   }
 }
@@ -544,7 +545,7 @@ bool Site::evictable(int64_t now) {
   return !busy && now >= evict_at_ms();
 }
 
-int64_t Site::now() const { return shard_.now(); }
+int64_t Site::now() const { return host_.now(); }
 
 int64_t Site::next_due_ms(int64_t now, int64_t poll_ms) const {
   int64_t due = INT64_MAX;

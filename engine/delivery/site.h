@@ -18,13 +18,12 @@
 #include "engine/delivery/live_policy.h"
 #include "engine/ops/metrics/shard_metrics.h"
 #include "engine/delivery/route.h"
+#include "engine/delivery/site_host.h"
 #include "engine/delivery/smtp_connection.h"
 #include "engine/runtime/timer_heap.h"
 #include "queue/retry_policy.h"
 
 namespace ringpost::engine {
-
-class Shard;
 
 // The shard's key for the site that carries `p`'s domain over a route: the route's site (its
 // MX host set or static route), plus the TLS requirement unless it is the default
@@ -36,8 +35,9 @@ class Site {
  public:
   // `policy` is the first domain's (policy_domain) until the shard calls set_policy(live), which
   // takes the strictest limits of every domain routed here (docs/shaping.md "Rollup").
-  // `key`: site_key(route->site, policy), the shard's name for this site.
-  Site(Shard& shard, RoutePtr route, std::string key, std::string policy_domain, const DeliveryPolicy& policy,
+  // `key`: site_key(route->site, policy), the shard's name for this site. `host`: its shard
+  // (site_host.h), which outlives it.
+  Site(SiteHost& host, RoutePtr route, std::string key, std::string policy_domain, const DeliveryPolicy& policy,
        int64_t now);
   ~Site();
 
@@ -112,6 +112,8 @@ class Site {
   const std::string& key() const { return key_; }
   std::size_t queued() const { return queue_.size() + held_count_; }
   std::size_t connection_count() const { return conns_.size(); }
+  // Slow start's window: how many connections pump() may have open now (at most max_connections).
+  double window() const { return window_; }
   // This site's slot in the shard's /metrics numbers (shared with other sites past the cap).
   SiteSlot& metrics() const { return metrics_; }
 
@@ -151,7 +153,7 @@ class Site {
   void on_body_loaded(BodyLoad& load, int res);
   std::size_t max_loads() const;
 
-  Shard& shard_;
+  SiteHost& host_;
   RoutePtr route_;
   std::string key_;  // site_key(); declared after route_, before metrics_ (initialized in this order)
   SiteSlot& metrics_;

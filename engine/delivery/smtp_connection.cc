@@ -3,10 +3,6 @@
 // the next message. Keeping that one exit point means no path can forget to flush or report.
 #include "engine/delivery/smtp_connection.h"
 
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 
@@ -34,9 +30,9 @@ int64_t phase_timeout_ms(const SmtpTimeouts& t, smtp::Phase p) {
 
 }  // namespace
 
-SmtpConnection::SmtpConnection(Ring& ring, Site& site, Endpoint endpoint, smtp::SessionConfig cfg,
-                               const SmtpTimeouts& t, int64_t idle_ms, TlsProfile tls)
-    : ring_(ring),
+SmtpConnection::SmtpConnection(std::unique_ptr<Transport> transport, Site& site, Endpoint endpoint,
+                               smtp::SessionConfig cfg, const SmtpTimeouts& t, int64_t idle_ms, TlsProfile tls)
+    : transport_(std::move(transport)),
       site_(site),
       endpoint_(std::move(endpoint)),
       session_(std::move(cfg)),
@@ -44,24 +40,17 @@ SmtpConnection::SmtpConnection(Ring& ring, Site& site, Endpoint endpoint, smtp::
       idle_ms_(idle_ms),
       tls_profile_(tls) {}
 
-SmtpConnection::~SmtpConnection() {
-  if (fd_ >= 0) ::close(fd_);
-}
+SmtpConnection::~SmtpConnection() = default;  // the transport closes its socket
 
 void SmtpConnection::start(int64_t now) {
   now_ms_ = now;
-  fd_ = ::socket(endpoint_.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) {
-    failure_ = smtp::Reply{451, "4.4.0", fmt::format("socket(): {}", std::strerror(errno))};
+  if (const int err = transport_->connect(endpoint_, connect_op_); err != 0) {
+    failure_ = smtp::Reply{451, "4.4.0", fmt::format("socket(): {}", std::strerror(err))};
     closing_ = true;
     site_.on_connection_event(*this);
     return;
   }
-  int one = 1;
-  // SMTP is request/response with small commands: Nagle would add a delayed-ACK round trip
-  // to every pipelined group.
-  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  io_uring_prep_connect(ring_.sqe(&connect_op_), fd_, reinterpret_cast<sockaddr*>(&endpoint_.addr), endpoint_.len);
+  has_socket_ = true;
   ++pending_ops_;
   deadline_ms_ = now + timeouts_.connect.count();
 }
@@ -80,10 +69,9 @@ void SmtpConnection::on_connected(int res) {
 
 void SmtpConnection::arm_recv() {
   if (tls_) {
-    std::span<char> b = tls_->input_buffer();
-    io_uring_prep_recv(ring_.sqe(&recv_op_), fd_, b.data(), b.size(), 0);
+    transport_->recv(tls_->input_buffer(), recv_op_);
   } else {
-    io_uring_prep_recv(ring_.sqe(&recv_op_), fd_, recv_buf_, sizeof recv_buf_, 0);
+    transport_->recv(recv_buf_, recv_op_);
   }
   ++pending_ops_;
 }
@@ -101,7 +89,8 @@ void SmtpConnection::on_received(int res) {
   // to gain, and servers that answer a group in one segment (Postfix, Exim, aiosmtpd,
   // smtp-sink here) cost no call at all.
   if (quick_ack_) {
-    if (!closing_ && session_.replies_owed() > 0 && session_.awaiting() != smtp::Phase::data_end) quick_ack();
+    if (!closing_ && session_.replies_owed() > 0 && session_.awaiting() != smtp::Phase::data_end)
+      transport_->quick_ack();
     else quick_ack_ = false;
   }
   after_io();
@@ -231,12 +220,6 @@ void SmtpConnection::flush() {
   if (send_in_flight_ && session_.replies_owed() > 1) quick_ack_ = true;
 }
 
-void SmtpConnection::quick_ack() {
-  int one = 1;
-  // Best effort: a failure only costs the stall this avoids, so it is not worth a branch.
-  ::setsockopt(fd_, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
-}
-
 void SmtpConnection::flush_plain() {
   if (send_off_ == send_buf_.size()) {
     std::string_view out = session_.pending_output();
@@ -246,8 +229,7 @@ void SmtpConnection::flush_plain() {
     send_off_ = 0;
     session_.consume_output(out.size());
   }
-  io_uring_prep_send(ring_.sqe(&send_op_), fd_, send_buf_.data() + send_off_, send_buf_.size() - send_off_,
-                     MSG_NOSIGNAL);
+  transport_->send(std::string_view(send_buf_).substr(send_off_), send_op_);
   ++pending_ops_;
   send_in_flight_ = true;
 }
@@ -275,7 +257,7 @@ void SmtpConnection::flush_tls() {
   // The engine keeps this chunk's address and bytes fixed until consume_output().
   std::string_view cipher = tls_->peek_output();
   if (cipher.empty()) return;
-  io_uring_prep_send(ring_.sqe(&send_op_), fd_, cipher.data(), cipher.size(), MSG_NOSIGNAL);
+  transport_->send(cipher, send_op_);
   ++pending_ops_;
   send_in_flight_ = true;
 }
@@ -352,12 +334,12 @@ void SmtpConnection::tick(int64_t now) {
 }
 
 void SmtpConnection::close() {
-  if (closing_ && fd_ < 0) return;
+  if (closing_ && !has_socket_) return;
   closing_ = true;
-  // shutdown() rather than close(): the kernel completes our pending recv/connect with an
-  // error, and only then, with no SQE left that names the fd, do we close it.
-  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
-  if (pending_ops_ > 0 && !connected_) io_uring_prep_cancel(ring_.sqe_ignored(), &connect_op_, 0);
+  // Shut down rather than close: our pending recv/connect complete with an error, and only
+  // then, with nothing in flight that names the socket, is it closed (the transport's end).
+  if (has_socket_) transport_->shutdown();
+  if (pending_ops_ > 0 && !connected_) transport_->cancel(connect_op_);
 }
 
 }  // namespace ringpost::engine

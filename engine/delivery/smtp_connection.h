@@ -1,7 +1,8 @@
-// Drives one sans-IO smtp::ClientSession over an io_uring TCP socket, with STARTTLS through a
-// sans-IO tls::TlsEngine (OpenSSL over memory buffers: the ring keeps owning all socket I/O).
-// Owned by one shard and only touched on its thread. Invariant: the object outlives every SQE
-// it queued (pending_ops_ counts them), so the shard frees it only when closed() and idle().
+// Drives one sans-IO smtp::ClientSession over a Transport (a TCP socket on the shard's io_uring
+// ring in production, transport.h), with STARTTLS through a sans-IO tls::TlsEngine (OpenSSL
+// over memory buffers: the transport keeps owning all socket I/O). Owned by one shard and only
+// touched on its thread. Invariant: the object outlives every operation it queued (pending_ops_
+// counts them), so the shard frees it only when closed() and idle().
 #pragma once
 
 #include <netinet/in.h>
@@ -15,6 +16,7 @@
 
 #include "engine/config/config.h"
 #include "engine/delivery/delivery_job.h"
+#include "engine/delivery/transport.h"
 #include "engine/runtime/ring.h"
 #include "engine/tls/tls_engine.h"
 #include "smtp/client_session.h"
@@ -53,8 +55,9 @@ class Site;
 
 class SmtpConnection {
  public:
-  SmtpConnection(Ring& ring, Site& site, Endpoint endpoint, smtp::SessionConfig cfg, const SmtpTimeouts& t,
-                 int64_t idle_ms, TlsProfile tls);
+  // `transport`: the byte pipe to `endpoint`, not yet connected (start() connects it).
+  SmtpConnection(std::unique_ptr<Transport> transport, Site& site, Endpoint endpoint, smtp::SessionConfig cfg,
+                 const SmtpTimeouts& t, int64_t idle_ms, TlsProfile tls);
   ~SmtpConnection();
 
   void start(int64_t now);
@@ -82,10 +85,14 @@ class SmtpConnection {
     if (deadline_ms_) return deadline_ms_;
     return ready() ? idle_since_ms_ + idle_ms_ : INT64_MAX;
   }
-  // Closing: shut the socket down; the pending recv then completes and the fd is closed.
+  // Closing: shut the transport down; the pending recv then completes and the socket is closed.
   void close();
 
   bool closed() const { return closing_; }
+  // True once, the first time it is asked after the connection closed: a closed connection
+  // still reports each completion that was in flight (the read its shutdown ends, the
+  // QUIT's write), and its site must count its failure once, not per report.
+  bool take_closed_report() { return closing_ && !std::exchange(closed_reported_, true); }
   bool idle() const { return pending_ops_ == 0; }
   bool ever_ready() const { return ever_ready_; }
   // The STARTTLS handshake failed (not the server's refusal of STARTTLS): for the
@@ -129,9 +136,8 @@ class SmtpConnection {
   void flush_tls();
   void after_io();
   void update_deadline();
-  void quick_ack();
 
-  Ring& ring_;
+  std::unique_ptr<Transport> transport_;
   Site& site_;
   Endpoint endpoint_;
   smtp::ClientSession session_;
@@ -143,7 +149,7 @@ class SmtpConnection {
   bool tls_resumed_ = false;
   bool tls_handshake_failed_ = false;
   bool tls_shutdown_sent_ = false;
-  int fd_ = -1;
+  bool has_socket_ = false;  // connect() made one: there is something to shut down
   int pending_ops_ = 0;
   bool connected_ = false;
   bool ever_ready_ = false;
@@ -159,6 +165,7 @@ class SmtpConnection {
   std::shared_ptr<const AttemptPeer> peer_;
   bool tls_fallback_ = false;
   bool stale_ = false;  // made on first use; again after STARTTLS
+  bool closed_reported_ = false;  // take_closed_report()
   smtp::Reply failure_;
   std::string send_buf_;
   std::size_t send_off_ = 0;
