@@ -9,11 +9,11 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "tests/integration/delivery_barrier.h"
 #include "tests/integration/free_port.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/ringpost_api.h"
@@ -32,7 +32,9 @@ using namespace std::chrono_literals;
 class Idempotency : public SinkServerTest {};
 
 TEST_F(Idempotency, RetriesGetTheFirstAnswerAndNothingIsSentTwiceEvenAcrossARestart) {
-  ASSERT_NO_FATAL_FAILURE(start_with_sink());
+  ServerConfig cfg;
+  cfg.server_toml = barrier_admin_toml();  // settle_site reads the domain's queue
+  ASSERT_NO_FATAL_FAILURE(start_with_sink(cfg));
 
   HttpClient http(server->port());
   const std::string one = to_json({"a@example.test", {"one@sink.test"}, "once", "only once"});
@@ -78,12 +80,14 @@ TEST_F(Idempotency, RetriesGetTheFirstAnswerAndNothingIsSentTwiceEvenAcrossARest
   auto single = after.post_json("/v1/messages", one);
   ASSERT_TRUE(single);
   EXPECT_EQ(single->body, first->body);
-  // Whatever a wrongly repeated request would have sent has had time to arrive.
-  std::this_thread::sleep_for(1s);
-  EXPECT_EQ(sink->message_count(), 6) << "a retried request was delivered again";
+  // Barrier, not a wait: a wrongly repeated request would have been queued for sink.test before
+  // its 202, so ahead of the sentinel on the same FIFO path to the site; the site is then
+  // drained (delivery_barrier.h). The sink has the 6 messages plus the sentinel.
+  ASSERT_TRUE(settle_site(server->port(), "sink.test"));
+  EXPECT_EQ(sink->message_count(), 6 + 1) << "a retried request was delivered again";
   std::set<std::string> rcpts;
   for (const SinkMessage& m : sink->messages()) rcpts.insert(m.rcpts.begin(), m.rcpts.end());
-  EXPECT_EQ(rcpts.size(), 6u);
+  EXPECT_EQ(rcpts.size(), 6u + 1);
 }
 
 }  // namespace
@@ -95,7 +99,9 @@ namespace {
 // The case idempotency is for: the client's connection drops after sending, before any answer;
 // it cannot know whether the message was accepted, so it sends again with the same key.
 TEST_F(Idempotency, RetryAfterADroppedConnectionGetsTheSameIdAndOneDelivery) {
-  ASSERT_NO_FATAL_FAILURE(start_with_sink());
+  ServerConfig cfg;
+  cfg.server_toml = barrier_admin_toml();  // settle_site reads the domain's queue
+  ASSERT_NO_FATAL_FAILURE(start_with_sink(cfg));
   const std::string body = to_json({"a@example.test", {"dropped@sink.test"}, "once", "exactly once"});
   {
     // Raw socket: send the request and close without reading the answer.
@@ -120,11 +126,14 @@ TEST_F(Idempotency, RetryAfterADroppedConnectionGetsTheSameIdAndOneDelivery) {
     return retry && retry->status == 202;
   })) << (retry ? retry->body : retry.error());
   ASSERT_TRUE(wait_until(10s, 50ms, [&] { return sink->message_count() >= 1; }));
-  std::this_thread::sleep_for(1s);
-  EXPECT_EQ(sink->message_count(), 1) << "the retry after a dropped connection was sent again";
+  // Barrier: a second copy would have been queued for sink.test before the retry's 202, so
+  // ahead of the sentinel on the same FIFO path to the site, which is then drained
+  // (delivery_barrier.h). Stats first, so the sentinel is not counted there.
   auto stats = RingpostApi(server->port()).stats();
   ASSERT_TRUE(stats) << stats.error();
   EXPECT_EQ(stats->total(), 1) << "two messages were accepted for one Idempotency-Key";
+  ASSERT_TRUE(settle_site(server->port(), "sink.test"));
+  EXPECT_EQ(sink->message_count(), 1 + 1) << "the retry after a dropped connection was sent again";
 }
 
 }  // namespace
@@ -141,6 +150,7 @@ TEST_F(Idempotency, AnswersOutliveTheSegmentsTheyWereIn) {
   ServerConfig cfg;
   cfg.spool_dir = dir_.path() / "spool";
   cfg.extra_toml = "[spool]\nsegment_bytes = 65536\n";
+  cfg.server_toml = barrier_admin_toml();  // settle_site reads the domain's queue
   ASSERT_NO_FATAL_FAILURE(start_with_sink(cfg));
   HttpClient http(server->port());
   const std::string one = to_json({"a@example.test", {"kept@sink.test"}, "once", "only once"});
@@ -183,7 +193,10 @@ TEST_F(Idempotency, AnswersOutliveTheSegmentsTheyWereIn) {
   auto mismatch = after.post_json("/v1/messages", to_json({"a@example.test", {"other@sink.test"}, "x", "y"}));
   ASSERT_TRUE(mismatch);
   EXPECT_EQ(mismatch->status, 409) << mismatch->body;
-  std::this_thread::sleep_for(1s);
+  // Barrier: a wrongly accepted replay would have been queued for sink.test before its 202, so
+  // ahead of the sentinel on the same FIFO path to the site, which is then drained
+  // (delivery_barrier.h).
+  ASSERT_TRUE(settle_site(server->port(), "sink.test"));
   int copies = 0;
   for (const SinkMessage& m : sink->messages())
     copies += static_cast<int>(std::count(m.rcpts.begin(), m.rcpts.end(), "kept@sink.test"));
