@@ -540,7 +540,7 @@ void Shard::schedule_retry(Delivery d, int64_t at_ms, RoutePtr route) {
 
 void Shard::retry(Retry r) {
   if (bounced_by_operator(r.domain, r.delivery)) return;
-  // The straight path (docs/architecture.md "One message's path"): the route the delivery was
+  // The straight path (docs/architecture.md "A message's path", step 6): the route the delivery was
   // on still holds, so it goes back to its site on this shard without a lookup or a hop.
   if (r.route && r.config_serial == config_serial_ && r.route->expires_ms > now_) {
     Site& s = site_for(r.route, r.domain);
@@ -551,10 +551,9 @@ void Shard::retry(Retry r) {
   // Its TTL ended (or a reload may have changed it): the domain's own shard routes it again,
   // so a domain's DNS answer is cached on one shard only, and the lookup is shared with the
   // domain's new mail.
-  // (No peers set, as in a lone shard's tests: it owns everything. Checked first: % 0.)
-  if (peers_.empty() || shard_for_domain(r.domain, static_cast<uint32_t>(peers_.size())) == index_)
-    return route(r.domain, std::move(r.delivery));
-  const uint32_t owner = shard_for_domain(r.domain, static_cast<uint32_t>(peers_.size()));
+  // (No peers set, as in a lone shard's tests: it owns everything.)
+  const uint32_t owner = peers_.empty() ? index_ : shard_for_domain(r.domain, static_cast<uint32_t>(peers_.size()));
+  if (owner == index_) return route(r.domain, std::move(r.delivery));
   peers_[owner]->inbox().push(
       ShardJob{DeliveryJob{std::move(r.delivery.msg), r.domain, std::move(r.delivery.recipients), nullptr}, nullptr});
   peer_touched_[owner] = true;
