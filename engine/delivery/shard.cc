@@ -63,7 +63,6 @@ bool Shard::names_route_hosts(const Config& cfg) {
 Shard::~Shard() { join(); }
 
 void Shard::start() {
-  peer_touched_.assign(peers_.size(), false);
   thread_ = std::thread([this] { run(); });
   // Named, so `top -H` and /proc/PID/task/*/comm tell the shards from the front (bench/soak
   // sums these threads' CPU as the tick's cost).
@@ -113,21 +112,7 @@ void Shard::run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     ring_->run_once(kTickMs);
     now_ = now_ms();
-    accept_jobs();
-    run_commands();
-    if (now_ >= next_tick_ms_) tick();
-    // Pumping can mark sites dirty again (a connect that fails at once); those wait for the
-    // next iteration rather than invalidating this walk.
-    std::vector<Site*> dirty(dirty_.begin(), dirty_.end());
-    dirty_.clear();
-    for (Site* s : dirty) visit(*s);
-    trim_after_evictions();
-    for (std::size_t i = 0; i < peers_.size(); ++i) {
-      if (!peer_touched_[i]) continue;
-      peer_touched_[i] = false;
-      peers_[i]->inbox().notify();
-    }
-    flush_events();
+    iterate();
   }
   drain();
   // Whatever is still open after the drain is cut; undelivered mail is in the spool.
@@ -137,6 +122,24 @@ void Shard::run() {
   tls_states_.clear();
   resolver_.reset();
   ring_.reset();
+}
+
+void Shard::iterate() {
+  accept_jobs();
+  run_commands();
+  if (now_ >= next_tick_ms_) tick();
+  // Pumping can mark sites dirty again (a connect that fails at once); those wait for the
+  // next iteration rather than invalidating this walk.
+  std::vector<Site*> dirty(dirty_.begin(), dirty_.end());
+  dirty_.clear();
+  for (Site* s : dirty) visit(*s);
+  trim_after_evictions();
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    if (!peer_touched_[i]) continue;
+    peer_touched_[i] = false;
+    peers_[i]->inbox().notify();
+  }
+  flush_events();
 }
 
 void Shard::drain() {
@@ -235,9 +238,13 @@ RoutePtr Shard::static_route(const std::string& domain, const DeliveryPolicy& p)
   return r;
 }
 
-std::unique_ptr<Transport> Shard::make_transport() { return std::make_unique<RingTransport>(*ring_); }
+std::unique_ptr<Transport> Shard::make_transport() {
+  if (test_io_.transport) return test_io_.transport();  // a unit test's in-memory network (step())
+  return std::make_unique<RingTransport>(*ring_);
+}
 
 void Shard::read_body(const BodyRef& at, std::span<char> into, Completion& done) {
+  if (test_io_.read_body) return test_io_.read_body(at, into, done);  // a unit test's fake spool
   io_uring_prep_read(ring_->sqe(&done), at.file->fd, into.data(), into.size(), at.offset);
 }
 
@@ -273,7 +280,8 @@ void Shard::route(const std::string& domain, Delivery d) {
     e.pending = true;
     counters_.dns_lookups.fetch_add(1, std::memory_order_relaxed);
     // A route to a host name is looked up like an implicit MX of that name.
-    resolver_->lookup(p.route ? p.route->host : domain, now_);
+    // No resolver: a unit test's shard (step()); the delivery waits here.
+    if (resolver_) resolver_->lookup(p.route ? p.route->host : domain, now_);
   }
   e.waiting.push_back(std::move(d));
   ++route_waiting_;
@@ -453,7 +461,7 @@ void Shard::tick() {
       retries_by_domain_.erase(it);
     retry(std::move(r));
   }
-  resolver_->tick(now_);
+  if (resolver_) resolver_->tick(now_);  // none in a unit test's shard (step())
   // Only what is due: a connection's deadline or idle timeout, a site's wait, an eviction
   // check. Visited with this iteration's dirty sites (run), which reschedules them.
   while (Site* s = site_timers_.pop_due(now_)) {

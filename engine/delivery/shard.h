@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <queue>
@@ -49,8 +50,12 @@ class Shard final : public SiteHost {
         Mailbox<ShardAnswer>& answers);
   ~Shard();
 
-  // All shards, for handing deliveries to the shard that owns their site. Before start().
-  void set_peers(std::vector<Shard*> peers) { peers_ = std::move(peers); }
+  // All shards, for handing deliveries to the shard that owns their site. Before start() (or
+  // the first step(), whose shard is never started: so the flags are sized here, not in start()).
+  void set_peers(std::vector<Shard*> peers) {
+    peers_ = std::move(peers);
+    peer_touched_.assign(peers_.size(), false);
+  }
   void start();
   // After start(): whether the thread set itself up (ring, resolver), or why not.
   tl::expected<void, std::string> wait_started() { return started_.wait(); }
@@ -102,6 +107,25 @@ class Shard final : public SiteHost {
   // A read on this shard's ring.
   void read_body(const BodyRef& at, std::span<char> into, Completion& done) override;
 
+  // The unit tests' seam (tests/delivery/shard_*_test.cc), never used in production: a shard
+  // that is never start()ed has no thread, ring or resolver, and the test drives it on its own
+  // thread with a fake clock. step(now) is one iteration of run()'s loop with `now` where run()
+  // reads the clock after the ring's wait; completions come from the test's in-memory
+  // transports (TestIo) instead of the ring. Without a resolver only static routes and address
+  // literals get a route: a domain that needs an MX lookup waits in its route entry (counted in
+  // counters().dns_lookups). Before the first step().
+  struct TestIo {
+    std::function<std::unique_ptr<Transport>()> transport;
+    std::function<void(const BodyRef&, std::span<char>, Completion&)> read_body;
+  };
+  void set_test_io(TestIo io) { test_io_ = std::move(io); }
+  void step(int64_t now) {
+    now_ = now;
+    iterate();
+  }
+  // Route entries held (domains routed and not yet evicted), for the tests.
+  std::size_t route_entries() const { return routes_.size(); }
+
  private:
   struct RouteEntry {
     RoutePtr route;
@@ -142,6 +166,9 @@ class Shard final : public SiteHost {
   struct TlsState;
 
   void run();
+  // One turn of run()'s loop after the ring's wait, at now_: jobs, commands, the tick when due,
+  // the dirty sites' visits, events out.
+  void iterate();
   void drain();
   void accept_jobs();
   void tick();
@@ -186,6 +213,7 @@ class Shard final : public SiteHost {
   StartSignal started_;
   std::unique_ptr<Ring> ring_;
   std::unique_ptr<MxResolver> resolver_;
+  TestIo test_io_;  // empty in production: the ring's transports and reads
   std::map<std::pair<bool, std::string>, std::unique_ptr<TlsState>> tls_states_;
   bool has_named_routes_ = false;
   DestinationLimiterFactory make_limiter_ = [](const std::string&) { return std::make_unique<LocalDestinationLimiter>(); };
