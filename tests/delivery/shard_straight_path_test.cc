@@ -10,8 +10,6 @@
 namespace ringpost::engine::testing {
 namespace {
 
-using ShardStraightPath = ShardTest;
-
 // Route A of dest.test, valid until expires_ms.
 RoutePtr route_a(int64_t expires_ms) {
   RoutePtr r = route_of({endpoint("mx-a.test", 1)}, "mx:mx-a.test");
@@ -21,17 +19,27 @@ RoutePtr route_a(int64_t expires_ms) {
 const std::string kA = "mx-a.test[192.0.2.1]:25";
 const std::string kB = "192.0.2.2:25";
 
-TEST_F(ShardStraightPath, RetryWithinItsRoutesTtlGoesStraightBackToItsSite) {
-  static_route("dest.test", "192.0.2.2", 25);
-  serve(kB);
-  Shard& s = make_shards();
-  submit(s, "dest.test", mail_to("dest.test", "m1"), route_a(t0 + 60'000));
+class ShardStraightPath : public ShardTest {
+ protected:
+  // dest.test's own routing gives B; one message arrives on route A (valid for ttl_ms), whose
+  // first connection is refused. Returns the retry's time; the shard is shards[0].
+  int64_t first_attempt_refused_on_route_a(int64_t ttl_ms) {
+    static_route("dest.test", "192.0.2.2", 25);
+    serve(kB);
+    Shard& s = make_shards();
+    submit(s, "dest.test", mail_to("dest.test", "m1"), route_a(t0 + ttl_ms));
+    settle(t0);
+    EXPECT_EQ(net.connects(kA), 1);
+    const auto deferred = of_state(queue::RecipientState::deferred);
+    EXPECT_EQ(deferred.size(), 1u);
+    return deferred.empty() ? 0 : deferred[0].next_attempt_at_ms;
+  }
+};
 
-  settle(t0);
-  ASSERT_EQ(net.connects(kA), 1);
-  const auto deferred = of_state(queue::RecipientState::deferred);
-  ASSERT_EQ(deferred.size(), 1u);
-  const int64_t at = deferred[0].next_attempt_at_ms;
+TEST_F(ShardStraightPath, RetryWithinItsRoutesTtlGoesStraightBackToItsSite) {
+  const int64_t at = first_attempt_refused_on_route_a(60'000);
+  ASSERT_FALSE(HasFailure());
+  Shard& s = *shards[0];
   ASSERT_LT(at, t0 + 60'000);
 
   serve(kA);
@@ -45,16 +53,9 @@ TEST_F(ShardStraightPath, RetryWithinItsRoutesTtlGoesStraightBackToItsSite) {
 }
 
 TEST_F(ShardStraightPath, RetryAfterItsRoutesTtlIsRoutedAgain) {
-  static_route("dest.test", "192.0.2.2", 25);
-  serve(kB);
-  Shard& s = make_shards();
-  submit(s, "dest.test", mail_to("dest.test", "m1"), route_a(t0 + 5'000));
-
-  settle(t0);
-  ASSERT_EQ(net.connects(kA), 1);
-  const auto deferred = of_state(queue::RecipientState::deferred);
-  ASSERT_EQ(deferred.size(), 1u);
-  const int64_t at = deferred[0].next_attempt_at_ms;
+  const int64_t at = first_attempt_refused_on_route_a(5'000);
+  ASSERT_FALSE(HasFailure());
+  Shard& s = *shards[0];
   ASSERT_GT(at, t0 + 5'000);
 
   serve(kA);
