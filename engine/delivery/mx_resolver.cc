@@ -135,7 +135,7 @@ void MxResolver::lookup(const std::string& domain, int64_t now) {
   // everyone waiting on the name, Shard::on_resolved). Replacing it would free the Lookup that
   // c-ares still holds.
   if (lookups_.contains(domain) || waiting_names_.contains(domain)) return;
-  if (lookups_.size() >= std::max<uint32_t>(1, cfg_.dns.max_lookups_in_flight)) {
+  if (!has_room()) {
     waiting_.push_back(domain);
     waiting_names_.insert(domain);
     if (waited_) waited_->add(1);
@@ -147,7 +147,7 @@ void MxResolver::lookup(const std::string& domain, int64_t now) {
 void MxResolver::start_waiting() {
   if (starting_) return;
   starting_ = true;
-  while (!waiting_.empty() && lookups_.size() < std::max<uint32_t>(1, cfg_.dns.max_lookups_in_flight)) {
+  while (!waiting_.empty() && has_room()) {
     std::string name = std::move(waiting_.front());
     waiting_.pop_front();
     waiting_names_.erase(name);

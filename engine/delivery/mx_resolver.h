@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <algorithm>
 #include <deque>
 #include <unordered_map>
 #include <unordered_set>
@@ -54,6 +55,8 @@ class MxResolver {
   static void on_sock_state(void* data, ares_socket_t fd, int readable, int writable);
   static void on_mx(void* arg, int status, int timeouts, unsigned char* abuf, int alen);
   static void on_address(void* arg, int status, int timeouts, unsigned char* abuf, int alen);
+  // Below [dns] max_lookups_in_flight (at least one, so a 0 in a hand-made Config cannot stall).
+  bool has_room() const { return lookups_.size() < std::max<std::size_t>(1, cfg_.dns.max_lookups_in_flight); }
   void start(const std::string& domain);
   // Starts waiting names while there is room. Not re-entrant: c-ares may answer (and free a
   // slot) inside ares_query, and the outer loop picks that slot up.
