@@ -2,6 +2,7 @@
 #include "tests/delivery/fake_network.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -33,14 +34,18 @@ std::string SinkServer::on_bytes(std::string_view in) {
 std::string SinkServer::take_output() {
   std::string out = std::move(session_.output());
   session_.output().clear();
-  if (!options_.swallow.empty()) {
+  if (!options_.swallow.empty() || !options_.rewrite.empty()) {
     std::string kept;
     for (std::size_t at = 0; at < out.size();) {
       std::size_t end = out.find("\r\n", at);
       end = end == std::string::npos ? out.size() : end + 2;
       std::string_view line(out.data() + at, end - at);
-      if (!line.starts_with(options_.swallow)) kept.append(line);
       at = end;
+      if (!options_.swallow.empty() && line.starts_with(options_.swallow)) continue;
+      auto r = std::find_if(options_.rewrite.begin(), options_.rewrite.end(),
+                            [&](const auto& rw) { return line.starts_with(rw.first); });
+      if (r == options_.rewrite.end()) kept.append(line);
+      else kept.append(r->second).append("\r\n");
     }
     out = std::move(kept);
   }
@@ -81,6 +86,7 @@ class FakeTransport final : public Transport {
 
   void send(std::string_view bytes, Completion& done) override {
     if (shut_ || !server_ || server_->closed()) return net_.post(done, -EPIPE);
+    net_.note_client_bytes(partial_line_, bytes);
     to_client_ += server_->on_bytes(bytes);
     net_.post(done, static_cast<int>(bytes.size()));
     deliver();
@@ -128,12 +134,25 @@ class FakeTransport final : public Transport {
   FakeNetwork& net_;
   std::unique_ptr<FakeServer> server_;
   std::string to_client_;
+  std::string partial_line_;  // sent by the client, not yet ended by LF (FakeNetwork::commands)
   std::optional<Parked> parked_;
   bool shut_ = false;
   bool open_ = false;
 };
 
 std::unique_ptr<Transport> FakeNetwork::make_transport() { return std::make_unique<FakeTransport>(*this); }
+
+void FakeNetwork::note_client_bytes(std::string& partial, std::string_view bytes) {
+  partial.append(bytes);
+  std::size_t at = 0;
+  for (std::size_t lf; (lf = partial.find('\n', at)) != std::string::npos; at = lf + 1) {
+    std::string verb(std::string_view(partial).substr(at, lf - at));
+    verb.resize(std::min(verb.size(), verb.find_first_of(" :\r")));
+    for (char& c : verb) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    ++client_lines_[verb];
+  }
+  partial.erase(0, at);
+}
 
 std::size_t FakeNetwork::round() {
   std::size_t n = queue_.size();

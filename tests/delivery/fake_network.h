@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "bench/sink/sink_session.h"
 #include "engine/delivery/smtp_connection.h"
@@ -38,6 +40,10 @@ struct SinkOptions {
   std::string swallow;
   // After its 220 to STARTTLS, answer the ClientHello with bytes that are not TLS.
   bool garbage_tls = false;
+  // Reply lines starting with `first` are sent as `second` (CRLF added) instead: another
+  // server's code or wording for a reply the sink gives, e.g. its injected "554 5.6.0" after
+  // the final dot turned into a "552 5.3.4". Looked at in order, after `swallow`.
+  std::vector<std::pair<std::string, std::string>> rewrite;
 };
 
 class SinkServer final : public FakeServer {
@@ -79,11 +85,22 @@ class FakeNetwork {
     return it == connects_.end() ? 0 : it->second;
   }
   int connects_total() const { return connects_total_; }
+  // Lines the clients sent that a server took, by their first word (upper-cased, up to a
+  // space, colon or CR): commands("MAIL") counts MAIL FROM commands over every connection,
+  // whatever the server answered. Body lines are counted too, under their own first words;
+  // kBody starts none with an SMTP verb.
+  int commands(const std::string& verb) const {
+    auto it = client_lines_.find(verb);
+    return it == client_lines_.end() ? 0 : it->second;
+  }
   int open_transports() const { return open_; }
   int most_open_at_once() const { return most_open_; }
 
  private:
   friend class FakeTransport;
+  // Counts the complete lines of `bytes` (a connection's partial line is carried in `partial`).
+  void note_client_bytes(std::string& partial, std::string_view bytes);
+
   struct Event {
     Completion* done;
     int res;
@@ -91,6 +108,7 @@ class FakeNetwork {
   std::map<std::string, ServerFactory> listeners_;
   std::deque<Event> queue_;
   std::map<std::string, int> connects_;
+  std::map<std::string, int> client_lines_;
   int connects_total_ = 0;
   int open_ = 0, most_open_ = 0;  // connected transports not yet shut down
 };

@@ -29,6 +29,8 @@ class ShardTest : public ::testing::Test {
   std::unique_ptr<PolicyBook> book;
   std::vector<std::unique_ptr<Shard>> shards;
   std::vector<DeliveryEvent> out;  // every event the shards reported, in order
+  std::vector<ShardAnswer> answered;  // every answer to an admin request, in order
+  uint64_t admin_requests = 0;
   std::size_t body_reads = 0;
   int64_t clock = 0;  // the last settle()'s time
 
@@ -81,6 +83,19 @@ class ShardTest : public ::testing::Test {
     s.inbox().push(ShardJob{DeliveryJob{std::move(d.msg), domain, std::move(d.recipients), std::move(d.body)},
                             std::move(route)});
   }
+  // An operator's change as the admin API makes it (Front::change_override, then ask_shards):
+  // `domain`'s override published in a new LivePolicy (an empty one removes it), then a snapshot
+  // request to every shard, which takes the change before it answers (Shard::run_commands).
+  // Returns the request's id (its answers land in `answered` at the next settle()).
+  uint64_t operator_override(const std::string& domain, const DomainOverride& o) {
+    auto next = std::make_shared<LivePolicy>(*book->current());
+    if (o.empty()) next->overrides.erase(domain);
+    else next->overrides[domain] = o;
+    book->publish(std::move(next));
+    const uint64_t id = ++admin_requests;
+    for (auto& s : shards) s->control().push(ShardCommand{id, ShardCommand::Kind::snapshot, domain, {}});
+    return id;
+  }
   // Moves the clock to t and runs every shard's loop there until no I/O is in flight and
   // nothing is left to hand between shards.
   void settle(int64_t t) {
@@ -91,6 +106,7 @@ class ShardTest : public ::testing::Test {
       ASSERT_LT(rounds, 100'000) << "the shards and the fake network never settle";
       for (auto& s : shards) s->step(t);
       events.drain(out);
+      answers.drain(answered);
       if (net.pending()) {
         net.round();
         quiet = 0;
@@ -98,6 +114,11 @@ class ShardTest : public ::testing::Test {
         ++quiet;
       }
     }
+  }
+  // settle() at every tick of the shard's clock (50 ms) after the last one, up to `until`: what
+  // runs at any moment in between (a retry, a timeout, a suspension's end) is seen at its tick.
+  void settle_every_tick_until(int64_t until) {
+    for (int64_t t = clock + 50; t <= until && !::testing::Test::HasFatalFailure(); t += 50) settle(t);
   }
   std::vector<DeliveryEvent> of_state(queue::RecipientState st) const {
     std::vector<DeliveryEvent> r;
