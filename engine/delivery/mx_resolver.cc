@@ -89,6 +89,10 @@ MxResolver::~MxResolver() {
   ares_destroy(channel_);
 }
 
+void MxResolver::set_socket_functions(const ares_socket_functions* functions, void* data) {
+  ares_set_socket_functions(channel_, functions, data);
+}
+
 void MxResolver::on_sock_state(void* data, ares_socket_t fd, int readable, int writable) {
   auto* self = static_cast<MxResolver*>(data);
   auto it = self->polls_.find(fd);
@@ -168,8 +172,11 @@ void MxResolver::start(const std::string& domain) {
 void MxResolver::fail(Lookup& l, smtp::Reply why, uint32_t ttl_s) {
   Result r;
   r.failure = std::move(why);
+  // A bounce-worthy answer (NXDOMAIN, null MX) is clamped like any answer, then capped at
+  // [dns] negative_ttl: that is the operator's bound on how long a domain just fixed keeps
+  // bouncing, so it wins over min_ttl (the README's example has 30 s under a 60 s min_ttl).
   // Transient failures are remembered only briefly: the next retry should ask again.
-  r.expires_ms = r.failure.is_permanent() ? clamp_ttl(std::min<uint32_t>(ttl_s, cfg_.dns.negative_ttl.count() / 1000))
+  r.expires_ms = r.failure.is_permanent() ? std::min(clamp_ttl(ttl_s), now_ + cfg_.dns.negative_ttl.count())
                                           : now_ + cfg_.dns.min_ttl.count();
   std::string domain = l.domain;
   auto owned = std::move(lookups_[domain]);

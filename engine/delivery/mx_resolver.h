@@ -42,10 +42,17 @@ class MxResolver {
   // At most [dns] max_lookups_in_flight run at once; later names wait, in order, and each
   // wait is counted in `waited` (ringpost_limit_hits_total{limit="max_lookups_in_flight"}).
   void lookup(const std::string& domain, int64_t now);
+  // Runs c-ares' timeouts. The last `now` given here or to lookup() is the clock answers are
+  // stamped with: a TTL counts from it (Result::expires_ms).
   void tick(int64_t now);
   std::size_t in_flight() const { return lookups_.size(); }
   std::size_t waiting() const { return waiting_.size(); }
   void set_wait_counter(SoloCounter* waited) { waited_ = waited; }
+  // Test seam: c-ares makes its socket calls through `functions` (ares_set_socket_functions),
+  // so a unit test can answer queries in memory (tests/mx/in_memory_dns.h). Everything else,
+  // the ring polls included, stays as in production. Call before the first lookup (c-ares opens
+  // its sockets with the first query); c-ares keeps both pointers: they outlive the resolver.
+  void set_socket_functions(const ares_socket_functions* functions, void* data);
 
  private:
   struct Lookup;
