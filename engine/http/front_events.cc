@@ -99,7 +99,7 @@ void Front::wake_feed_waiters(bool expire_only) {
     // More than the feed holds can arrive in one turn (a batch): the waiter's cursor fell out.
     const bool expired = feed_.expired(w.cursor);
     auto events = feed_grew_ && !expired ? feed_.after(w.cursor, w.limit, w.owner, w.all)
-                                         : std::vector<const FeedEvent*>{};
+                                         : std::vector<FeedEvent>{};
     if (!expired && events.empty() && now < w.deadline_ms && conns_.count(w.conn_id)) {
       still.push_back(std::move(w));
       continue;

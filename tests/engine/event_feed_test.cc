@@ -28,11 +28,11 @@ FeedEvent event(std::string id, smtp::Reply reply = {}) {
   return e;
 }
 
-FeedCursor cursor_of(const FeedEvent* e) { return FeedCursor{e->at_ms, e->n}; }
+FeedCursor cursor_of(const FeedEvent& e) { return FeedCursor{e.at_ms, e.n}; }
 
-std::vector<std::string> ids(const std::vector<const FeedEvent*>& events) {
+std::vector<std::string> ids(const std::vector<FeedEvent>& events) {
   std::vector<std::string> out;
-  for (const FeedEvent* e : events) out.push_back(e->message_id);
+  for (const FeedEvent& e : events) out.push_back(e.message_id);
   return out;
 }
 
@@ -44,13 +44,13 @@ TEST(EventFeed, PagingWithinCapacityIsUnchanged) {
   feed.append(event("d"), kT0 + 3);  // clamped: feed time never goes back
   auto first = feed.after(FeedCursor{}, 2, "agent", false);
   EXPECT_EQ(ids(first), (std::vector<std::string>{"a", "b"}));
-  EXPECT_EQ(first[1]->cursor(), fmt::format("{}.1", kT0));
+  EXPECT_EQ(first[1].cursor(), fmt::format("{}.1", kT0));
   auto rest = feed.after(cursor_of(first.back()), 10, "agent", false);
   EXPECT_EQ(ids(rest), (std::vector<std::string>{"c", "d"}));
-  EXPECT_EQ(rest[1]->cursor(), fmt::format("{}.1", kT0 + 5));
+  EXPECT_EQ(rest[1].cursor(), fmt::format("{}.1", kT0 + 5));
   EXPECT_TRUE(feed.after(cursor_of(rest.back()), 10, "agent", false).empty());
   EXPECT_TRUE(feed.after(FeedCursor{}, 10, "someone-else", false).empty()) << "a key sees only its own";
-  for (const FeedEvent* e : first) EXPECT_FALSE(feed.expired(cursor_of(e)));
+  for (const FeedEvent& e : first) EXPECT_FALSE(feed.expired(cursor_of(e)));
   EXPECT_FALSE(feed.expired(FeedCursor{}));
   EXPECT_EQ(feed.oldest_cursor().text(), "") << "nothing dropped: the beginning is the oldest cursor";
 }
@@ -115,8 +115,8 @@ TEST(EventFeed, ReplyTextIsCutToStoredReplyBytes) {
   feed.append(event("m", smtp::Reply{550, "5.7.1", std::string(64 * 1024, 'x')}), kT0);
   auto page = feed.after(FeedCursor{}, 10, "agent", false);
   ASSERT_EQ(page.size(), 1u);
-  EXPECT_EQ(page[0]->reply.text.size(), 80u);
-  EXPECT_TRUE(page[0]->reply.text.ends_with(kTruncatedMarker));
+  EXPECT_EQ(page[0].reply.text.size(), 80u);
+  EXPECT_TRUE(page[0].reply.text.ends_with(kTruncatedMarker));
   const std::string json = feed_json(page, "");
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
@@ -124,6 +124,48 @@ TEST(EventFeed, ReplyTextIsCutToStoredReplyBytes) {
   std::string_view text;
   ASSERT_EQ(doc["events"].at(0)["reply"]["text"].get(text), simdjson::SUCCESS);
   EXPECT_EQ(text.size(), 80u);
+}
+
+TEST(EventFeed, EveryFieldComesBackAsAppended) {
+  EventFeed feed(10);
+  FeedEvent e = event("01JEXAMPLEMESSAGEID000000", smtp::Reply{451, "4.7.1", "try later\nsecond line"});
+  e.type = "deferred";
+  e.recipient = "someone.with.a.long.address@destination.example.test";
+  e.attempts = 3;
+  e.tags_json = R"({"campaign":"winter"})";
+  feed.append(e, kT0 + 7);
+  feed.append(event("next"), kT0 + 8);
+  auto page = feed.after(FeedCursor{}, 10, "agent", false);
+  ASSERT_EQ(page.size(), 2u);
+  const FeedEvent& got = page[0];
+  EXPECT_EQ(got.type, "deferred");
+  EXPECT_EQ(got.message_id, e.message_id);
+  EXPECT_EQ(got.recipient, e.recipient);
+  EXPECT_EQ(got.owner, "agent");
+  EXPECT_EQ(got.attempts, 3u);
+  EXPECT_EQ(got.reply, e.reply);
+  EXPECT_EQ(got.tags_json, e.tags_json);
+  EXPECT_EQ(got.at_ms, kT0 + 7);
+  EXPECT_EQ(page[1].message_id, "next");
+  EXPECT_TRUE(page[1].tags_json.empty());
+}
+
+// The feed's storage is its events' bytes in chunks, freed as the oldest events drop: a
+// feed that has seen 50,000 events holds the chunks of the last 100, not of all of them.
+TEST(EventFeed, StorageFollowsTheEventsKeptNotTheEventsSeen) {
+  EventFeed feed(100);
+  for (int i = 0; i < 50'000; ++i) feed.append(event(fmt::format("message-{:08}", i)), kT0 + i);
+  EXPECT_EQ(feed.size(), 100u);
+  EXPECT_LE(feed.chunk_bytes(), 2u * 64 * 1024) << "chunks of dropped events were kept";
+  EXPECT_EQ(ids(feed.after(FeedCursor{kT0 + 49'997, 0}, 10, "agent", false)),
+            (std::vector<std::string>{"message-00049998", "message-00049999"}));
+  // An event larger than a chunk (long tags) gets a chunk of its own and reads back whole.
+  FeedEvent big = event("big");
+  big.tags_json = R"({"t":")" + std::string(100 * 1024, 'x') + R"("})";
+  feed.append(big, kT0 + 60'000);
+  auto last = feed.after(FeedCursor{kT0 + 49'999, 0}, 10, "agent", false);
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].tags_json, big.tags_json);
 }
 
 TEST(EventFeed, CursorExpiredAnswerKeepsTheErrorShape) {
