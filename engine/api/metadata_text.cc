@@ -34,7 +34,12 @@ std::optional<std::string> find(ondemand::object obj) {
   return std::nullopt;
 }
 
+// Reused across requests on a thread, like submit_request.cc's DOM parser.
+thread_local ondemand::parser metadata_parser;
+
 }  // namespace
+
+void release_metadata_parser() { metadata_parser = ondemand::parser{}; }
 
 std::optional<std::string> MetadataTexts::get(std::size_t index) {
   if (!scanned_) scan();
@@ -43,10 +48,9 @@ std::optional<std::string> MetadataTexts::get(std::size_t index) {
 
 void MetadataTexts::scan() {
   scanned_ = true;
-  thread_local ondemand::parser parser;
   ondemand::document doc;
   ondemand::object root;
-  if (parser.iterate(json_).get(doc) != simdjson::SUCCESS || doc.get_object().get(root) != simdjson::SUCCESS) return;
+  if (metadata_parser.iterate(json_).get(doc) != simdjson::SUCCESS || doc.get_object().get(root) != simdjson::SUCCESS) return;
   if (!batch_) {
     texts_.push_back(find(root));
     return;

@@ -39,6 +39,9 @@ Result<std::string_view> string_of(const dom::element& e, const std::string& fie
 
 // The members of a small JSON object with a fixed set of keys, by position in `keys`; null
 // counts as absent. Unknown and repeated keys are refused, naming the key's path.
+// Frees this thread's On-Demand parser's buffers (release_parser_memory()).
+void release_metadata_parser();
+
 template <std::size_t N>
 Result<std::array<std::optional<dom::element>, N>> members_of(dom::object obj, const std::array<std::string_view, N>& keys,
                                                               const std::string& path, std::string_view what);

@@ -36,11 +36,13 @@ using detail::string_of;
 namespace dom = simdjson::dom;
 
 // The parser's buffers are reused across requests on a thread; elements returned point into
-// them and stay valid until this thread's next parse, long enough to copy values out.
+// them and stay valid until this thread's next parse, long enough to copy values out. They
+// grow to the largest body seen (several MiB) until release_parser_memory().
+thread_local dom::parser json_parser;
+
 Result<dom::element> parse_json(const simdjson::padded_string& padded) {
-  thread_local dom::parser parser;
   dom::element root;
-  if (const auto err = parser.parse(padded).get(root); err != simdjson::SUCCESS) {
+  if (const auto err = json_parser.parse(padded).get(root); err != simdjson::SUCCESS) {
     return bad("invalid_json", fmt::format("body is not valid JSON: {}", simdjson::error_message(err)), "");
   }
   return root;
@@ -518,6 +520,11 @@ tl::expected<std::vector<SubmitMessage>, BatchRejection> parse_batch(std::string
   }
   if (!errors.empty()) return tl::make_unexpected(invalid_batch(std::move(errors), count));
   return out;
+}
+
+void release_parser_memory() {
+  json_parser = simdjson::dom::parser{};
+  detail::release_metadata_parser();
 }
 
 }  // namespace ringpost::api

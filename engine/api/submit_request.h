@@ -87,4 +87,8 @@ tl::expected<std::vector<SubmitMessage>, BatchRejection> parse_batch(std::string
                                                                      const SubmitLimits& limits = {},
                                                                      std::optional<int64_t> now_unix_ms = std::nullopt);
 
+// Frees the calling thread's JSON parser buffers, which keep the size of the largest body it
+// parsed. For a thread gone quiet after a burst (engine/runtime/idle_memory.h).
+void release_parser_memory();
+
 }  // namespace ringpost::api

@@ -8,7 +8,6 @@
 #include "engine/delivery/shard.h"
 
 #include <arpa/inet.h>
-#include <malloc.h>
 #include <pthread.h>
 
 #include <algorithm>
@@ -134,6 +133,8 @@ void Shard::iterate() {
   dirty_.clear();
   for (Site* s : dirty) visit(*s);
   trim_after_evictions();
+  quiet_.observe(work_, now_);
+  if (quiet_.due(now_)) release_idle_memory();
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     if (!peer_touched_[i]) continue;
     peer_touched_[i] = false;
@@ -190,6 +191,7 @@ Site& Shard::site_for(const RoutePtr& route, const std::string& domain) {
 void Shard::accept_jobs() {
   incoming_.clear();
   if (!inbox_.drain(incoming_)) return;
+  work_ += incoming_.size();
   // One atomic load: mail submitted after a reload (or an admin change) is routed and
   // limited by it, not by what the last tick saw.
   refresh_policies();
@@ -485,19 +487,33 @@ void Shard::visit(Site& s) {
 void Shard::trim_after_evictions() {
   // glibc keeps what a thread freed in its arena for the next malloc; after the state of
   // thousands of sites is freed, most of those pages would stay resident for the life of the
-  // process (measured: bench/soak, docs/performance.md "Soak"). malloc_trim(0) gives free pages
-  // back (every arena's, not only this thread's). Once per 1,000 evictions, or after 100 once
-  // evictions pause for a second: it walks the heap (milliseconds for hundreds of MiB), so
-  // not per site, and a site evicted now and then is not worth one.
-  if (evicted_since_trim_ < kTrimAfterEvictions / 10) return;
-  if (evicted_since_trim_ < kTrimAfterEvictions && now_ - last_evict_ms_ < 1000) return;
+  // process (measured: bench/soak, docs/performance.md "Soak"). A long run of evictions trims
+  // every 1,000 (malloc_trim walks the heap: milliseconds for hundreds of MiB, so not per
+  // site); when they stop, the quiet release trims the rest.
+  if (evicted_since_trim_ < kTrimAfterEvictions) return;
   evicted_since_trim_ = 0;
-  malloc_trim(0);
+  trim_heap();
+}
+
+void Shard::release_idle_memory() {
+  shrink_buckets(routes_);
+  shrink_buckets(sites_);
+  shrink_buckets(dirty_);
+  shrink_buckets(retries_by_domain_);
+  shrink_buckets(bounce_marks_);
+  site_timers_.shrink();
+  route_timers_.shrink();
+  if (retries_.empty()) retries_ = decltype(retries_){};
+  shrink_if_empty(incoming_);
+  shrink_if_empty(outgoing_);
+  shrink_if_empty(commands_);
+  evicted_since_trim_ = 0;
+  trim_heap();
 }
 
 void Shard::evict(Site& s) {
   ++evicted_since_trim_;
-  last_evict_ms_ = now_;
+  ++work_;
   publish(s, 0, 0);
   site_timers_.cancel(s);
   dirty_.erase(&s);
@@ -597,6 +613,7 @@ void Shard::defer(Delivery d, const smtp::Reply& why, const queue::RetryPolicy& 
 
 void Shard::flush_events() {
   if (outgoing_.empty()) return;
+  work_ += outgoing_.size();
   for (DeliveryEvent& e : outgoing_) events_.push(std::move(e));
   outgoing_.clear();
   events_.notify();

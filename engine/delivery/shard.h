@@ -26,6 +26,7 @@
 #include "engine/delivery/shard_counters.h"
 #include "engine/delivery/site_host.h"
 #include "engine/runtime/start_signal.h"
+#include "engine/runtime/idle_memory.h"
 #include "engine/runtime/mailbox.h"
 #include "engine/runtime/ring.h"
 #include "engine/runtime/timer_heap.h"
@@ -142,10 +143,15 @@ class Shard final : public SiteHost {
   // evicts it (Site::evictable) or sets its next due time (Site::next_due_ms).
   void visit(Site& s);
   void evict(Site& s);
-  // Returns freed memory to the kernel after a burst of evictions (malloc_trim).
+  // Returns freed memory to the kernel during a long run of evictions (malloc_trim); once they
+  // pause, release_idle_memory() does it.
   void trim_after_evictions();
   std::size_t evicted_since_trim_ = 0;
-  int64_t last_evict_ms_ = 0;
+  // Moves with every job, event and eviction: once it stops for a while, the shard shrinks its
+  // containers to what they hold and trims the heap (engine/runtime/idle_memory.h).
+  uint64_t work_ = 0;
+  QuietRelease quiet_{kQuietReleaseMs};
+  void release_idle_memory();
   // Its queued and connection counts into counters_.queued and /metrics, as changes since the
   // site's last visit: no tick walks every site to sum them.
   void publish(Site& s, int64_t queued, int64_t connections);

@@ -111,6 +111,8 @@ void Front::run(const std::atomic<bool>& stop) {
     spool_->flush();
     delivery_log_->flush();
     reap();
+    quiet_.observe(work_, now_ms());
+    if (quiet_.due(now_ms())) release_idle_memory();
   }
   // The shards have drained (Engine::stop joins them first): record their last outcomes, then
   // make everything appended durable, OUTCOMEs included, so a restart repeats no delivery that
@@ -178,6 +180,7 @@ void Front::on_recv(Conn& c, int res) {
     close(c);
     return;
   }
+  ++work_;
   c.in.append(c.buf, static_cast<std::size_t>(res));
   if (!c.request_started_ms) note_request_started(c, now_ms());
   process(c);

@@ -31,6 +31,7 @@
 #include "engine/delivery/live_policy.h"
 #include "engine/ops/metrics/front_metrics.h"
 #include "engine/delivery/shard_control.h"
+#include "engine/runtime/idle_memory.h"
 #include "engine/runtime/mailbox.h"
 #include "engine/runtime/ring.h"
 #include "engine/security/auth_throttle.h"
@@ -263,6 +264,11 @@ class Front {
   std::deque<uint64_t> parked_;
   std::vector<std::unique_ptr<SignJob>> signed_batch_;
   FrontMetrics metrics_{cfg_.metrics_top_sites};  // GET /metrics (docs/metrics.md)
+  // Moves on every receive, event and expiry: once it stops for a while, release_idle_memory()
+  // gives a burst's buffers and freed pages back (engine/runtime/idle_memory.h).
+  uint64_t work_ = 0;
+  QuietRelease quiet_{kQuietReleaseMs};
+  void release_idle_memory();
 };
 
 // One HTTP client connection. Freed only once no SQE names it (pending_ops == 0).

@@ -17,6 +17,7 @@
 
 #include "engine/api/api_error.h"
 #include "engine/api/json_escape.h"
+#include "engine/api/submit_request.h"
 #include "engine/runtime/clock.h"
 #include "engine/ops/delivery_log.h"
 #include "engine/http/front.h"
@@ -289,6 +290,7 @@ void Front::spool_and_answer(PendingAccept p) {
 void Front::apply_events() {
   event_batch_.clear();
   while (events_.drain(event_batch_)) {
+    work_ += event_batch_.size();
     for (const DeliveryEvent& e : event_batch_) {
       status_.apply(e.msg->id, e.recipient, e.state, e.attempts, e.reply, e.at_ms, e.site, e.host,
                     e.next_attempt_at_ms, e.hold);
@@ -324,7 +326,22 @@ void Front::on_finished(const SpooledMessage& msg, int64_t finished_at_ms) {
 
 void Front::expire_statuses() {
   // The store knows which messages finished when (final is final: none is in live_).
-  status_.expire_finished_before(now_ms() - cfg_.spool.status_retention.count());
+  work_ += status_.expire_finished_before(now_ms() - cfg_.spool.status_retention.count());
+}
+
+void Front::release_idle_memory() {
+  api::release_parser_memory();
+  if (spool_) spool_->release_idle_memory();
+  status_.shrink();
+  shrink_buckets(live_);
+  shrink_buckets(conns_);
+  shrink_buckets(awaiting_signature_);
+  shrink_buckets(segment_finished_ms_);
+  shrink_if_empty(event_batch_);
+  shrink_if_empty(answer_batch_);
+  shrink_if_empty(signed_batch_);
+  if (started_.empty()) started_.shrink_to_fit();
+  trim_heap();
 }
 
 void Front::reclaim() {

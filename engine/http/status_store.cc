@@ -1,6 +1,8 @@
 // See status_store.h.
 #include "engine/http/status_store.h"
 
+#include "engine/runtime/idle_memory.h"
+
 #include <algorithm>
 #include <ctime>
 
@@ -134,6 +136,8 @@ std::size_t StatusStore::expire_finished_before(int64_t horizon_ms) {
   }
   return n;
 }
+
+void StatusStore::shrink() { shrink_buckets(messages_); }
 
 void StatusStore::erase(const std::string& id) {
   auto it = messages_.find(id);

@@ -56,6 +56,8 @@ class StatusStore {
 
   uint64_t count(queue::RecipientState s) const { return counts_[static_cast<std::size_t>(s)]; }
   std::size_t messages() const { return messages_.size(); }
+  // The index's bucket array back to the size of what is held (after a burst expired).
+  void shrink();
   // Estimated memory held: the strings' bytes plus a fixed cost per message, recipient and
   // attempt. An estimate (allocator slack and short-string buffers are not seen), but one that
   // grows with everything a client controls, which is what the cap is for.

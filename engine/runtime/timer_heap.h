@@ -70,6 +70,11 @@ class TimerHeap {
     sift_down(last->timer_slot().index);
   }
 
+  // The heap's storage back to its size when it is mostly empty (after a burst of sites).
+  void shrink() {
+    if (heap_.capacity() > 64 && heap_.size() < heap_.capacity() / 4) heap_.shrink_to_fit();
+  }
+
   // The earliest object due at or before now, taken out of the heap; nullptr when none is.
   T* pop_due(int64_t now_ms) {
     if (heap_.empty() || heap_.front()->timer_slot().due_ms > now_ms) return nullptr;

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/runtime/clock.h"
+#include "engine/runtime/idle_memory.h"
 #include "queue/spool_recovery.h"
 
 namespace ringpost::engine {
@@ -64,6 +65,14 @@ void SpoolWriter::rotate() {
   current_ = std::move(*next);
   offset_ = 0;
   if (on_new_segment_) on_new_segment_(current_);
+}
+
+void SpoolWriter::release_idle_memory() {
+  if (in_flight_) return;
+  shrink_if_empty(pending_);
+  shrink_if_empty(writing_);
+  shrink_if_empty(pending_waiters_);
+  shrink_if_empty(writing_waiters_);
 }
 
 void SpoolWriter::flush() {

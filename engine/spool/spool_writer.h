@@ -50,6 +50,9 @@ class SpoolWriter {
   // Called at the end of each loop iteration: starts a commit if none is in flight.
   void flush();
   bool busy() const { return in_flight_; }
+  // Both commit buffers keep the size of the largest commit; freed when idle (the front's
+  // quiet release, engine/runtime/idle_memory.h). Not while a write reads one.
+  void release_idle_memory();
   const std::string& path() const { return current_->path; }
   const std::shared_ptr<const SegmentFile>& segment() const { return current_; }
   // Told about every segment started after the first (rotation).
