@@ -14,7 +14,8 @@
 #   evicted      RSS once GET /v1/stats shows 0 sites (site_idle_evict, SOAK_EVICT)
 # Usage: bash bench/soak/run.sh [N]   (root not needed; knotd from the `knot` package)
 #   SOAK_EVICT=s (site_idle_evict, default 420), SOAK_WINDOW=s (default 30), SOAK_NO_EVICT=1 (stop
-#   after the idle-sites window), RINGPOST_SOAK_OUT=dir (keep logs, series and configs there)
+#   after the idle-sites window), RINGPOST_SOAK_OUT=dir (keep logs, series, configs and smaps
+#   there), SOAK_AT_IDLE / SOAK_AT_EVICTED=cmd (run with SOAK_PID set at those points: README.md)
 set -euo pipefail
 
 n=${1:-100000}

@@ -3,6 +3,9 @@
 #include "engine/runtime/idle_memory.h"
 
 #include <gtest/gtest.h>
+#include <malloc.h>
+
+#include <cstdlib>
 
 #include <string>
 #include <unordered_map>
@@ -60,6 +63,26 @@ TEST(ShrinkIfEmpty, FreesABigEmptyBufferOnly) {
   const std::size_t cap = small.capacity();
   shrink_if_empty(small);
   EXPECT_EQ(small.capacity(), cap) << "under the 64 KiB kept: not worth a regrowth";
+}
+
+// Chunks this thread freed sit in its malloc cache, counted as in use by the arenas (and so
+// out of malloc_trim's reach); once released they are free chunks of their arena.
+TEST(ReleaseThreadCache, ChunksCachedByThisThreadBecomeFreeInTheirArena) {
+  release_thread_cache();  // the first call's helper thread sets up an arena, reused after
+  constexpr int kPerSize = 7;  // what glibc's cache keeps per size
+  std::vector<void*> chunks;
+  std::size_t bytes = 0;
+  for (std::size_t size = 100; size <= 1000; size += 100)
+    for (int i = 0; i < kPerSize; ++i) {
+      chunks.push_back(std::malloc(size));
+      bytes += size;
+    }
+  for (void* p : chunks) std::free(p);
+  chunks = {};
+  const std::size_t cached = mallinfo2().uordblks;
+  release_thread_cache();
+  const std::size_t released = mallinfo2().uordblks;
+  EXPECT_LE(released + bytes, cached) << "in use before " << cached << ", after " << released << "; cached " << bytes;
 }
 
 }  // namespace
