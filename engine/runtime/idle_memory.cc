@@ -2,6 +2,7 @@
 #include "engine/runtime/idle_memory.h"
 
 #include <cstdlib>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -26,9 +27,15 @@ void release_thread_cache() {
     for (int i = 0; i < kCachedPerSize; ++i) taken.push_back(std::malloc(chunk - kChunkOverhead));
   // Freed on another thread, they fill that thread's cache, which its exit hands back to the
   // arenas the chunks came from (free chunks there, coalesced and trimmable).
-  std::thread([&taken] {
+  try {
+    std::thread([&taken] {
+      for (void* p : taken) std::free(p);
+    }).join();
+  } catch (const std::system_error&) {
+    // No thread to be had (RLIMIT_NPROC, memory): give them back here; they refill this
+    // thread's cache, which is where they were. Nothing is lost but the release.
     for (void* p : taken) std::free(p);
-  }).join();
+  }
 }
 
 void trim_heap() {
