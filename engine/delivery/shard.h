@@ -60,7 +60,11 @@ class Shard final : public SiteHost {
   void start();
   // After start(): whether the thread set itself up (ring, resolver), or why not.
   tl::expected<void, std::string> wait_started() { return started_.wait(); }
-  void request_stop() { stop_.store(true, std::memory_order_relaxed); }
+  // Wakes the loop too: it may be asleep for up to half a second when nothing is due.
+  void request_stop() {
+    stop_.store(true, std::memory_order_relaxed);
+    control_.notify();
+  }
   void join();
 
   Mailbox<ShardJob>& inbox() { return inbox_; }
@@ -178,6 +182,9 @@ class Shard final : public SiteHost {
   void drain();
   void accept_jobs();
   void tick();
+  // How long the ring may wait for I/O before the loop must run again: until the earliest
+  // timer (a retry, a site, a route entry) or the next tick, at most kIdleWaitMs.
+  int wait_ms() const;
   // A retry is due: to its site while its route is fresh, else routed again by the domain's shard.
   void retry(Retry r);
   uint64_t config_serial_ = 0;  // bumped when a reload replaces the config
