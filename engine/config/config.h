@@ -232,6 +232,19 @@ struct Config {
   // A request not complete this long after its first byte gets 408 and the connection is
   // closed: slow-loris clients cannot hold connections open with a trickle of header bytes.
   std::chrono::milliseconds request_timeout = std::chrono::seconds(10);
+  // HTTP connection bounds (docs/security.md "Connections"). header_timeout: the request line
+  // and headers must be in this long after a request's first byte (408 header_timeout and
+  // close); request_timeout above still bounds the whole request, body included, so a file that
+  // sets only request_timeout keeps its meaning. idle_timeout: a keep-alive connection with no
+  // request under way (no byte of one received, nothing being processed or sent) is closed after
+  // this long.
+  std::chrono::milliseconds header_timeout = std::chrono::seconds(10);
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+  // Responses waiting to be sent on one connection: over this, nothing more is read from it
+  // (and no further pipelined request is parsed) until the client reads.
+  std::size_t max_output_bytes = 1u << 20;
+  // Open HTTP connections: one more is accepted, answered 503 too_many_connections and closed.
+  std::size_t max_connections = 10'000;
   // SIGTERM/SIGINT: how long the shards may finish SMTP transactions in flight before the rest
   // are cut (their mail stays queued in the spool). docs/operating.md.
   std::chrono::milliseconds drain_timeout = std::chrono::seconds(30);

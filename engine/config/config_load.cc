@@ -19,7 +19,7 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
   if (auto r = rd.check_known(root, "", {"server", "dns", "spool", "defaults", "domains", "dkim", "rules", "keys", "webhooks", "api", "log", "limits", "delivery"}); !r) return tl::make_unexpected(r.error());
 
   if (const toml::table* s = root["server"].as_table()) {
-    if (auto r = rd.check_known(*s, "server", {"http_listen", "threads", "signing_threads", "signing_queue_messages", "signing_queue_bytes", "spool_dir", "hostname", "max_request_bytes", "require_dkim", "admin_token", "request_timeout", "drain_timeout", "metrics_top_sites"}); !r)
+    if (auto r = rd.check_known(*s, "server", {"http_listen", "threads", "signing_threads", "signing_queue_messages", "signing_queue_bytes", "spool_dir", "hostname", "max_request_bytes", "require_dkim", "admin_token", "request_timeout", "drain_timeout", "metrics_top_sites", "header_timeout", "idle_timeout", "max_output_bytes", "max_connections"}); !r)
       return tl::make_unexpected(r.error());
     if (auto r = rd.read_bool(*s, "server", "require_dkim", cfg.require_dkim); !r) return tl::make_unexpected(r.error());
     if (auto r = rd.read_string(*s, "server", "http_listen", cfg.http_listen); !r) return tl::make_unexpected(r.error());
@@ -38,6 +38,17 @@ tl::expected<Config, std::string> build(const toml::table& root, const std::stri
       return tl::make_unexpected(r.error());
     if (auto r = rd.read_duration(*s, "server", "drain_timeout", cfg.drain_timeout); !r)
       return tl::make_unexpected(r.error());
+    if (auto r = rd.read_duration(*s, "server", "header_timeout", cfg.header_timeout); !r)
+      return tl::make_unexpected(r.error());
+    if (auto r = rd.read_duration(*s, "server", "idle_timeout", cfg.idle_timeout); !r)
+      return tl::make_unexpected(r.error());
+    if (auto r = rd.read_uint(*s, "server", "max_output_bytes", cfg.max_output_bytes, 1024, int64_t(1) << 32); !r)
+      return tl::make_unexpected(r.error());
+    if (auto r = rd.read_uint(*s, "server", "max_connections", cfg.max_connections, 1, 10'000'000); !r)
+      return tl::make_unexpected(r.error());
+    for (auto [key, value] : {std::pair{"header_timeout", cfg.header_timeout}, std::pair{"idle_timeout", cfg.idle_timeout}})
+      if (value.count() <= 0)
+        return tl::make_unexpected(fmt::format("{}: must be longer than 0s", rd.where(*s->get(key), std::string("server.") + key)));
     if (auto r = rd.read_uint(*s, "server", "metrics_top_sites", cfg.metrics_top_sites, 0, 100000); !r)
       return tl::make_unexpected(r.error());
     if (auto r = rd.read_string(*s, "server", "hostname", cfg.hostname); !r) return tl::make_unexpected(r.error());

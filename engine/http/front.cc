@@ -108,6 +108,8 @@ void Front::run(const std::atomic<bool>& stop) {
     reclaim();
     expire_statuses();
     expire_slow_requests();
+    expire_idle_connections();
+    resume_accept();
     spool_->flush();
     delivery_log_->flush();
     reap();
@@ -146,16 +148,38 @@ void Front::run(const std::atomic<bool>& stop) {
 
 void Front::arm_accept() {
   io_uring_prep_multishot_accept(ring_->sqe(&accept_op_), listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  accept_armed_ = true;
 }
 
 void Front::on_accept(int res, uint32_t flags) {
   // Multishot accept stops on errors (and when the kernel drops it): re-arm whenever the
-  // kernel says no more CQEs will come from this SQE.
-  if (!(flags & IORING_CQE_F_MORE)) arm_accept();
+  // kernel says no more CQEs will come from this SQE, unless accepting is paused (below).
+  if (!(flags & IORING_CQE_F_MORE)) accept_armed_ = false;
   if (res < 0) {
-    if (res != -ECANCELED) spdlog::warn("accept: {}", std::strerror(-res));
+    // Out of file descriptors (or kernel memory): the connection stays in the listen backlog,
+    // so re-arming at once fails again at once; that spin once wrote 4.2 million log lines a
+    // minute. Pause instead; open connections keep being served meanwhile.
+    if (res == -EMFILE || res == -ENFILE || res == -ENOMEM || res == -ENOBUFS) return pause_accept(-res);
+    // ECANCELED: shutting down. Others (ECONNABORTED: the client left first) are per
+    // connection: the next one may well succeed.
+    if (res != -ECANCELED) {
+      spdlog::warn("accept: {}", std::strerror(-res));
+      if (!accept_armed_ && !accept_paused_until_ms_) arm_accept();
+    }
     return;
   }
+  if (!accept_armed_ && !accept_paused_until_ms_) arm_accept();
+  if (accept_backoff_ms_) {
+    spdlog::info("accept: accepting again ({} failure(s) since the last report)", accept_failures_);
+    accept_failures_ = 0;
+    next_accept_log_ms_ = 0;
+    accept_backoff_ms_ = 0;
+  }
+  // Over max_connections: answered and closed rather than left in the backlog. Not accepting
+  // would look the same to every client (a connect that hangs until its own timeout) and would
+  // hide the reason; a 503 with a code tells a load balancer to go elsewhere now, and costs one
+  // descriptor for the moment of one send.
+  if (open_connections() >= cfg_.max_connections) return refuse_connection(res);
   int one = 1;
   ::setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   uint64_t id = next_conn_id_++;
@@ -171,27 +195,90 @@ void Front::on_accept(int res, uint32_t flags) {
     if (::inet_ntop(peer.ss_family, a, text, sizeof text)) c.peer = text;
   }
   conns_.emplace(id, std::move(conn));
+  metrics_.set_open_connections(open_connections());
+  note_idle(c, now_ms());
+  arm_recv(c);
+}
+
+void Front::pause_accept(int err) {
+  const int64_t now = now_ms();
+  // One series for descriptors (RLIMIT_NOFILE, fs.file-max), one for kernel memory.
+  metrics_.limit_hit(err == EMFILE || err == ENFILE ? "open_files" : "accept_no_memory");
+  ++accept_failures_;
+  accept_backoff_ms_ = accept_backoff_ms_ ? std::min<int64_t>(accept_backoff_ms_ * 2, kAcceptBackoffMaxMs)
+                                          : kAcceptBackoffMinMs;
+  accept_paused_until_ms_ = now + accept_backoff_ms_;
+  // One line per second at most, with the count since the last one: the condition is what an
+  // operator needs to see, not each of its repeats.
+  if (now >= next_accept_log_ms_) {
+    spdlog::warn("accept: {} ({} time(s) since the last report); not accepting for {} ms, open connections are "
+                 "still served", std::strerror(err), accept_failures_, accept_backoff_ms_);
+    accept_failures_ = 0;
+    next_accept_log_ms_ = now + kAcceptBackoffMaxMs;
+  }
+}
+
+void Front::resume_accept() {
+  if (!accept_paused_until_ms_ || now_ms() < accept_paused_until_ms_) return;
+  accept_paused_until_ms_ = 0;
+  if (!accept_armed_) arm_accept();
+}
+
+void Front::refuse_connection(int fd) {
+  metrics_.limit_hit("max_connections");
+  static constexpr std::string_view kBody =
+      R"({"error":{"code":"too_many_connections","message":"the server has max_connections open; retry later or elsewhere"}})";
+  const std::string answer = fmt::format(
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
+      "Retry-After: 1\r\nConnection: close\r\n\r\n{}",
+      kBody.size(), kBody);
+  // A fresh socket's send buffer takes this whole; MSG_DONTWAIT so a failure never blocks the
+  // loop (the client then just sees the close).
+  (void)::send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  // Half-close, then close: the client reads the answer before the end of the stream (a close
+  // with unread request bytes in our receive buffer would reset the connection instead).
+  ::shutdown(fd, SHUT_WR);
+  ::close(fd);
+}
+
+std::size_t Front::output_bytes(const Conn& c) const { return c.out.size() + (c.sending.size() - c.sent); }
+
+void Front::arm_recv(Conn& c) {
+  // Backpressure: while a request is being processed, while answers pile up unread by the
+  // client, or while bytes already received wait to be parsed, the kernel's socket buffer
+  // (and then TCP's window) holds the client back instead of our memory. So a connection
+  // never holds more than max_request_bytes in a request plus one receive of unparsed input,
+  // and max_output_bytes plus one response of output.
+  if (c.recv_armed || c.closing || c.busy || c.close_after || !c.in.empty() || output_bytes(c) > cfg_.max_output_bytes)
+    return;
   io_uring_prep_recv(ring_->sqe(&c.recv_op), c.fd, c.buf, sizeof c.buf, 0);
   ++c.pending_ops;
+  c.recv_armed = true;
 }
 
 void Front::on_recv(Conn& c, int res) {
+  c.recv_armed = false;
   if (res <= 0 || c.closing) {
     close(c);
     return;
   }
   ++work_;
+  c.idle_since_ms = 0;
   c.in.append(c.buf, static_cast<std::size_t>(res));
   if (!c.request_started_ms) note_request_started(c, now_ms());
+  metrics_.note_conn_input(c.in.size() + c.parser.buffered());
   process(c);
-  if (!c.closing) {
-    io_uring_prep_recv(ring_->sqe(&c.recv_op), c.fd, c.buf, sizeof c.buf, 0);
-    ++c.pending_ops;
-  }
 }
 
 void Front::process(Conn& c) {
   while (!c.busy && !c.close_after && !c.in.empty()) {
+    // The client is not reading its answers: parse nothing more until it does (on_send).
+    if (output_bytes(c) > cfg_.max_output_bytes) {
+      if (!c.output_paused) metrics_.limit_hit("max_output_bytes");  // once per pause
+      c.output_paused = true;
+      break;
+    }
+    c.output_paused = false;
     HttpRequestParser::Result r = c.parser.feed(c.in);
     c.in.erase(0, r.consumed);
     if (r.status == HttpRequestParser::Status::need_more) {
@@ -207,6 +294,7 @@ void Front::process(Conn& c) {
       if (r.http_status == 413) {
         e.limit = "max_request_bytes";
         e.limit_value = cfg_.max_request_bytes;
+        metrics_.limit_hit("max_request_bytes");
       }
       respond(c.id, r.http_status, api::to_json(e), true);
       break;
@@ -219,6 +307,7 @@ void Front::process(Conn& c) {
     if (park_if_signing_full(c, req)) break;
     handle(c, std::move(req));
   }
+  arm_recv(c);
 }
 
 void Front::flush(Conn& c) {
@@ -226,6 +315,7 @@ void Front::flush(Conn& c) {
   if (c.sent == c.sending.size()) {
     if (c.out.empty()) {
       if (c.close_after && !c.busy) close(c);
+      else if (!c.busy && !c.request_started_ms && c.in.empty()) note_idle(c, now_ms());
       return;
     }
     c.sending.swap(c.out);
@@ -246,6 +336,8 @@ void Front::on_send(Conn& c, int res) {
   }
   c.sent += static_cast<std::size_t>(res);
   flush(c);
+  // The client read some answers: requests held back by max_output_bytes may go on.
+  if (!c.closing && !c.busy) process(c);
 }
 
 void Front::close(Conn& c) {
@@ -261,30 +353,93 @@ void Front::note_request_started(Conn& c, int64_t now) {
   started_.emplace_back(now, c.id);
 }
 
+void Front::note_idle(Conn& c, int64_t now) {
+  if (c.idle_since_ms) return;
+  c.idle_since_ms = now;
+  if (c.idle_queued) return;  // its entry is re-queued with this time when it comes up
+  c.idle_queued = true;
+  idle_.emplace_back(now, c.id);
+}
+
+// Each request is timed from its first byte: its headers must be in by header_timeout and all
+// of it by request_timeout (slow loris), answered 408 and closed. Requests go through two
+// queues in start order: started_ until their headers are in, then bodies_started_.
 void Front::expire_slow_requests() {
   const int64_t now = now_ms();
   if (now < next_slow_check_ms_) return;
   next_slow_check_ms_ = now + 250;
-  const int64_t limit = cfg_.request_timeout.count();
-  // started_ is in time order except for re-queued busy entries (below), which only wait behind
-  // younger ones: at most one request_timeout later than their due time.
-  std::vector<std::pair<int64_t, uint64_t>> still_busy;
-  while (!started_.empty() && now - started_.front().first >= limit) {
+  const int64_t request_limit = cfg_.request_timeout.count();
+  const int64_t header_limit = std::min<int64_t>(cfg_.header_timeout.count(), request_limit);
+  // A connection waiting on us (spool, signing, long poll) or on the client reading its answers
+  // (max_output_bytes) is not the client being slow to send: re-queued, those entries only wait
+  // behind younger ones, at most one limit later than their due time.
+  auto waiting_on_us = [this](const Conn& c) { return c.busy || output_bytes(c) > cfg_.max_output_bytes; };
+  auto live = [this](uint64_t id, int64_t started) -> Conn* {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return nullptr;
+    Conn& c = *it->second;
+    if (c.request_started_ms != started || c.closing || c.close_after) return nullptr;  // moved on
+    return &c;
+  };
+  auto time_out = [this](Conn& c, bool headers) {
+    c.request_started_ms = 0;
+    metrics_.limit_hit(headers ? "header_timeout" : "request_timeout");
+    respond(c.id, 408,
+            headers ? R"({"error":{"code":"header_timeout","message":"the request line and headers were not complete in time"}})"
+                    : R"({"error":{"code":"request_timeout","message":"the request was not complete in time"}})",
+            true);
+  };
+  std::vector<std::pair<int64_t, uint64_t>> requeue;
+  while (!started_.empty() && now - started_.front().first >= header_limit) {
     auto [started, id] = started_.front();
     started_.pop_front();
+    Conn* c = live(id, started);
+    if (!c) continue;
+    if (waiting_on_us(*c)) requeue.emplace_back(started, id);
+    else if (c->parser.headers_done() && now - started < request_limit) bodies_started_.emplace_back(started, id);
+    // With request_timeout the shorter, an incomplete header section is its 408 (as before
+    // header_timeout existed).
+    else time_out(*c, !c->parser.headers_done() && header_limit < request_limit);
+  }
+  for (auto& e : requeue) started_.push_back(e);
+  requeue.clear();
+  while (!bodies_started_.empty() && now - bodies_started_.front().first >= request_limit) {
+    auto [started, id] = bodies_started_.front();
+    bodies_started_.pop_front();
+    Conn* c = live(id, started);
+    if (!c) continue;
+    if (waiting_on_us(*c)) requeue.emplace_back(started, id);
+    else time_out(*c, false);
+  }
+  for (auto& e : requeue) bodies_started_.push_back(e);
+}
+
+// A keep-alive connection with nothing under way for idle_timeout is closed without an answer
+// (RFC 9112 §9.8 lets either side close an idle connection): idle clients cannot pin
+// descriptors and memory forever.
+void Front::expire_idle_connections() {
+  const int64_t now = now_ms();
+  if (now < next_idle_check_ms_) return;
+  next_idle_check_ms_ = now + 250;
+  const int64_t limit = cfg_.idle_timeout.count();
+  while (!idle_.empty() && now - idle_.front().first >= limit) {
+    const uint64_t id = idle_.front().second;
+    idle_.pop_front();
     auto it = conns_.find(id);
     if (it == conns_.end()) continue;
     Conn& c = *it->second;
-    if (c.request_started_ms != started || c.closing || c.close_after) continue;  // moved on
-    // A connection waiting on us (spool, signing, long poll) is not the client being slow.
-    if (c.busy) {
-      still_busy.emplace_back(started, id);
+    c.idle_queued = false;
+    if (c.closing || !c.idle_since_ms) continue;  // busy now: queued again when next idle
+    if (now - c.idle_since_ms < limit) {
+      // Idle again since, more recently: waits behind younger entries, so it may close up to
+      // one idle_timeout late; the price of one entry per connection rather than per request.
+      c.idle_queued = true;
+      idle_.emplace_back(c.idle_since_ms, id);
       continue;
     }
-    c.request_started_ms = 0;
-    respond(id, 408, R"({"error":{"code":"request_timeout","message":"the request was not complete in time"}})", true);
+    metrics_.limit_hit("idle_timeout");
+    close(c);
   }
-  for (auto& e : still_busy) started_.push_back(e);
 }
 
 void Front::reap() {
@@ -297,6 +452,7 @@ void Front::reap() {
     else closing_[kept++] = id;  // still has an SQE in flight; try again next iteration
   }
   closing_.resize(kept);
+  metrics_.set_open_connections(open_connections());
 }
 
 void Front::respond(uint64_t conn_id, int status, const std::string& body, bool close_after,
@@ -309,6 +465,7 @@ void Front::respond(uint64_t conn_id, int status, const std::string& body, bool 
                        http_status_str(static_cast<http_status>(status)), content_type, body.size(), c.extra_headers,
                        extra_headers, c.close_after ? "Connection: close\r\n" : "");
   c.out += body;
+  metrics_.note_conn_output(output_bytes(c));
   flush(c);
 }
 

@@ -88,6 +88,17 @@ class Front {
 
   void arm_accept();
   void on_accept(int res, uint32_t flags);
+  // EMFILE/ENFILE (and ENOMEM/ENOBUFS) on accept: the accept stays unarmed for a back-off
+  // (100 ms doubling to 1 s) and resume_accept() re-arms it from the loop when that is over.
+  void pause_accept(int err);
+  void resume_accept();
+  // Over [server] max_connections: a one-shot 503 on the fresh socket, then close.
+  void refuse_connection(int fd);
+  // A receive is armed only when the connection can take more input: not busy, not closing,
+  // nothing unparsed left over and at most max_output_bytes of answers waiting to be sent.
+  void arm_recv(Conn& c);
+  std::size_t output_bytes(const Conn& c) const;
+  std::size_t open_connections() const { return conns_.size() - closing_.size(); }
   void on_recv(Conn& c, int res);
   void on_send(Conn& c, int res);
   void process(Conn& c);
@@ -95,6 +106,9 @@ class Front {
   void close(Conn& c);
   void reap();
   void expire_slow_requests();
+  void expire_idle_connections();
+  void note_idle(Conn& c, int64_t now);
+  static constexpr int64_t kAcceptBackoffMinMs = 100, kAcceptBackoffMaxMs = 1000;
   void note_request_started(Conn& c, int64_t now);
 
   // front_api.cc: the routes.
@@ -237,6 +251,16 @@ class Front {
   std::unordered_map<uint64_t, AdminWait> admin_waits_;
   uint64_t next_admin_id_ = 1;
   AcceptOp accept_op_;
+  bool accept_armed_ = false;        // a multishot accept SQE is live
+  int64_t accept_paused_until_ms_ = 0;  // 0: not paused
+  int64_t accept_backoff_ms_ = 0;    // the next pause; 0 after a successful accept
+  uint64_t accept_failures_ = 0;     // since the last log line
+  int64_t next_accept_log_ms_ = 0;
+  // Keep-alive connections that went idle, (since, conn id), at most one entry per connection
+  // (Conn::idle_queued): an entry that reaches the front for a connection that was busy since
+  // is dropped or moved to the back with the connection's current idle time.
+  std::deque<std::pair<int64_t, uint64_t>> idle_;
+  int64_t next_idle_check_ms_ = 0;
   uint64_t next_conn_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   // Both lists keep per-iteration work proportional to what changed, not to the number of
@@ -245,6 +269,8 @@ class Front {
   // (first byte of an unfinished request, conn id), oldest first; entries whose conn has since
   // moved on are stale and dropped when they reach the front.
   std::deque<std::pair<int64_t, uint64_t>> started_;
+  // Requests whose headers were in by header_timeout, waiting out request_timeout, oldest first.
+  std::deque<std::pair<int64_t, uint64_t>> bodies_started_;
   int64_t next_slow_check_ms_ = 0;
   std::atomic<bool> draining_{false};
   // DKIM signing at acceptance (docs/dkim.md). dkim_ belongs to the front thread; a reload is
@@ -300,6 +326,10 @@ struct Front::Conn {
   std::string sending;  // the buffer the kernel is reading now
   std::size_t sent = 0;
   bool busy = false;          // a request is waiting (spool commit); later ones wait behind it
+  bool recv_armed = false;    // a recv SQE is live (see Front::arm_recv for when one is not)
+  bool output_paused = false;  // parsing stopped at max_output_bytes (counted once per pause)
+  int64_t idle_since_ms = 0;  // nothing under way since then (0: something is)
+  bool idle_queued = false;   // has an entry in Front::idle_ (at most one, so idle_ is bounded)
   int64_t request_started_ms = 0;  // first byte of a request not yet complete (0: none)
   int64_t request_complete_ns = 0;  // steady_ns() when the current request was parsed (submit latency)
   bool close_after = false;   // close once everything queued is sent

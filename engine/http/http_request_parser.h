@@ -47,6 +47,10 @@ class HttpRequestParser {
   // "100 Continue" so the client sends the body now rather than after its own timeout (curl
   // waits 1 s for every body over 1 MiB). Over the limit, the 413 goes instead (RFC 9110 §10.1.1).
   bool take_continue();
+  // The current request's header section is complete (its body may still be coming).
+  bool headers_done() const { return headers_done_; }
+  // Bytes of the current request held here: its body so far (headers are capped by http-parser).
+  std::size_t buffered() const { return current_.body.size(); }
 
  private:
   static int on_url(http_parser* p, const char* at, std::size_t len);

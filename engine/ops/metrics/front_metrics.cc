@@ -144,6 +144,16 @@ std::string FrontMetrics::render(const std::vector<Shard*>& shards, uint64_t que
   uint64_t dns_waited = 0;
   for (Shard* s : shards) dns_waited += s->metrics().dns_lookups_waited.get();
   x.sample("ringpost_limit_hits_total", {{"limit", "max_lookups_in_flight"}}, dns_waited);
+  x.family("ringpost_http_connections", "gauge", "HTTP client connections open now.");
+  x.sample("ringpost_http_connections", {}, open_connections_);
+  x.family("ringpost_http_connection_input_peak_bytes", "gauge",
+           "Most request bytes one HTTP connection held unparsed plus a request body buffered, since start-up "
+           "(bounded by [server] max_request_bytes plus one 16 KiB receive).");
+  x.sample("ringpost_http_connection_input_peak_bytes", {}, input_peak_);
+  x.family("ringpost_http_connection_output_peak_bytes", "gauge",
+           "Most response bytes one HTTP connection held unsent, since start-up (bounded by [server] "
+           "max_output_bytes plus one response).");
+  x.sample("ringpost_http_connection_output_peak_bytes", {}, output_peak_);
   x.family("ringpost_front_busy_seconds_total", "counter", "Time the HTTP front's loop spent working rather than waiting.");
   x.sample("ringpost_front_busy_seconds_total", {}, seconds(ring_.busy_ns.get()));
   x.family("ringpost_front_io_uring_submissions_total", "counter", "io_uring submission queue entries submitted by the front.");

@@ -47,6 +47,13 @@ class FrontMetrics {
     return it == limit_hits_.end() ? 0 : it->second;
   }
 
+  // HTTP connection bounds (docs/security.md "Connections"): the most bytes one connection has
+  // held unparsed (input) or unsent (output) since start-up, so a test or an operator can see
+  // that max_request_bytes / max_output_bytes held; and the connections open now.
+  void note_conn_input(std::size_t bytes) { if (bytes > input_peak_) input_peak_ = bytes; }
+  void note_conn_output(std::size_t bytes) { if (bytes > output_peak_) output_peak_ = bytes; }
+  void set_open_connections(std::size_t n) { open_connections_ = n; }
+
   // queue_depth: recipients accepted and not final; spool_bytes: bytes in the spool's segments.
   std::string render(const std::vector<Shard*>& shards, uint64_t queue_depth, uint64_t spool_bytes);
 
@@ -63,6 +70,7 @@ class FrontMetrics {
   std::map<std::string, Outcomes> by_site_;  // by site label; std::map for a stable page order
   std::map<std::string, KeyCounts> by_key_;
   std::map<std::string, uint64_t> limit_hits_;
+  std::size_t input_peak_ = 0, output_peak_ = 0, open_connections_ = 0;
   Histogram submit_latency_{Histogram::request_bounds()};
   Histogram delivery_latency_{Histogram::delivery_bounds()};
   Histogram spool_sync_{Histogram::request_bounds()};
