@@ -389,29 +389,27 @@ void Front::expire_slow_requests() {
                     : R"({"error":{"code":"request_timeout","message":"the request was not complete in time"}})",
             true);
   };
-  std::vector<std::pair<int64_t, uint64_t>> requeue;
-  while (!started_.empty() && now - started_.front().first >= header_limit) {
-    auto [started, id] = started_.front();
-    started_.pop_front();
-    Conn* c = live(id, started);
-    if (!c) continue;
-    if (waiting_on_us(*c)) requeue.emplace_back(started, id);
-    else if (c->parser.headers_done() && now - started < request_limit) bodies_started_.emplace_back(started, id);
+  // Takes the entries of `queue` that are `limit` old: gone or moved on are dropped, waiting on
+  // us re-queued, the rest handed to `due`.
+  auto sweep = [&](std::deque<std::pair<int64_t, uint64_t>>& queue, int64_t limit, auto&& due) {
+    std::vector<std::pair<int64_t, uint64_t>> requeue;
+    while (!queue.empty() && now - queue.front().first >= limit) {
+      auto [started, id] = queue.front();
+      queue.pop_front();
+      Conn* c = live(id, started);
+      if (!c) continue;
+      if (waiting_on_us(*c)) requeue.emplace_back(started, id);
+      else due(*c, started);
+    }
+    for (auto& e : requeue) queue.push_back(e);
+  };
+  sweep(started_, header_limit, [&](Conn& c, int64_t started) {
+    if (c.parser.headers_done() && now - started < request_limit) bodies_started_.emplace_back(started, c.id);
     // With request_timeout the shorter, an incomplete header section is its 408 (as before
     // header_timeout existed).
-    else time_out(*c, !c->parser.headers_done() && header_limit < request_limit);
-  }
-  for (auto& e : requeue) started_.push_back(e);
-  requeue.clear();
-  while (!bodies_started_.empty() && now - bodies_started_.front().first >= request_limit) {
-    auto [started, id] = bodies_started_.front();
-    bodies_started_.pop_front();
-    Conn* c = live(id, started);
-    if (!c) continue;
-    if (waiting_on_us(*c)) requeue.emplace_back(started, id);
-    else time_out(*c, false);
-  }
-  for (auto& e : requeue) bodies_started_.push_back(e);
+    else time_out(c, !c.parser.headers_done() && header_limit < request_limit);
+  });
+  sweep(bodies_started_, request_limit, [&](Conn& c, int64_t) { time_out(c, false); });
 }
 
 // A keep-alive connection with nothing under way for idle_timeout is closed without an answer
